@@ -9,11 +9,15 @@
 //! - [`tokenizer`]: [`TextTokenizer`], one BPE vocabulary shared by English
 //!   and French, Metaspace pieces with byte fallback, fixed special ids.
 //! - [`metrics`]: sacreBLEU-compatible corpus BLEU and chrF.
+//! - [`segment`]: cut pasted English text into sentences and put the
+//!   translations back with the original spacing; cut an over-long sentence
+//!   into pieces within the model's token budget.
 //! - `error`: [`TextError`], the crate's one error type.
 
 pub mod corpus;
 mod error;
 pub mod metrics;
+pub mod segment;
 pub mod tokenizer;
 
 pub use corpus::{
@@ -22,4 +26,5 @@ pub use corpus::{
 };
 pub use error::{LineProblem, TextError};
 pub use metrics::{corpus_bleu, corpus_chrf, Bleu};
+pub use segment::{reassemble, segment, split_long, Piece, Segment};
 pub use tokenizer::TextTokenizer;

@@ -4,4 +4,5 @@
 mod corpus;
 mod helpers;
 mod metrics;
+mod segment;
 mod tokenizer;
