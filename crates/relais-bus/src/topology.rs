@@ -46,20 +46,24 @@ impl StreamSpec {
             subjects: strings(names::stream::TRANSLATE_SUBJECTS),
             retention: Retention::WorkQueue,
             max_age: Duration::from_secs(24 * 3600),
-            max_bytes: Some(1 << 30),
+            max_bytes: Some(256 << 20),
             duplicate_window: Duration::from_secs(120),
             file_storage: true,
         }
     }
 
-    /// `EVENTS`: `events.>`, Limits (90 days, 10 GiB), 2 min duplicate window.
+    /// `EVENTS`: `events.>`, Limits (90 days, 4 GiB), 2 min duplicate window.
+    ///
+    /// JetStream reserves `max_bytes` against the server's `max_file_store`, so
+    /// both streams together must fit the smallest store we ship (8 GB in
+    /// `nats/dev.conf`).
     pub fn events() -> Self {
         StreamSpec {
             name: names::stream::EVENTS.to_owned(),
             subjects: strings(names::stream::EVENTS_SUBJECTS),
             retention: Retention::Limits,
             max_age: Duration::from_secs(90 * 24 * 3600),
-            max_bytes: Some(10 << 30),
+            max_bytes: Some(4 << 30),
             duplicate_window: Duration::from_secs(120),
             file_storage: true,
         }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks for `just up` / `just test`, or
+# stops with a message that says exactly what to install.
+# Usage: scripts/ensure-deps.sh up|test
+set -euo pipefail
+what="${1:-test}"
+
+have() { command -v "$1" >/dev/null 2>&1; }
+apt_updated=""
+apt_install() {
+    if [ "$(id -u)" != 0 ] || ! have apt-get; then
+        echo "error: missing Debian package(s): $* — install them with: sudo apt-get install -y $*" >&2
+        exit 1
+    fi
+    if [ -z "$apt_updated" ]; then
+        apt-get update -qq
+        apt_updated=1
+    fi
+    echo "installing $* (Debian packages)…" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+have cargo || { echo "error: Rust is not installed: see https://rustup.rs" >&2; exit 1; }
+have nats-server || apt_install nats-server
+
+if [ "$what" = test ]; then
+    if have rustup; then
+        rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+        rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+    fi
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        echo "installing cargo-nextest…" >&2
+        cargo install cargo-nextest --locked
+    fi
+fi
