@@ -233,20 +233,35 @@ where
         let want = concurrency - running.len();
         let batch = tokio::select! {
             _ = cancel.cancelled() => break 'pulling,
-            batch = consumer.fetch().max_messages(want).expires(options.pull_expiry).messages() => batch,
+            batch = tokio::time::timeout(
+                options.pull_expiry + PULL_GRACE,
+                consumer.fetch().max_messages(want).expires(options.pull_expiry).messages(),
+            ) => batch,
         };
         let mut batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
+            Ok(Ok(b)) => b,
+            Err(_) => {
+                warn!(consumer = %spec.name, "pull request got no answer, retrying");
+                continue;
+            }
+            Ok(Err(e)) => {
                 warn!(consumer = %spec.name, error = %e, "pull request failed, retrying");
                 pause(&cancel, Duration::from_millis(500)).await;
                 continue;
             }
         };
+        // A pull request whose server restarted never ends: bound each wait on
+        // the client side and pull again (anything delivered to the abandoned
+        // request is redelivered after its ack wait).
+        let drain_bound = options.pull_expiry + PULL_GRACE;
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => break 'pulling,
-                next = batch.next() => next,
+                next = tokio::time::timeout(drain_bound, batch.next()) => next,
+            };
+            let Ok(next) = next else {
+                debug!(consumer = %spec.name, "pull request outlived its expiry; pulling again");
+                break;
             };
             let message = match next {
                 None => break,
@@ -290,6 +305,9 @@ async fn open_consumer(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer, B
         .await
         .map_err(|e| BusError::js(format!("get consumer {}/{}", spec.stream, spec.name), e))
 }
+
+/// How long past its expiry a pull request may stay silent before it is abandoned.
+const PULL_GRACE: Duration = Duration::from_secs(2);
 
 async fn pause(cancel: &CancellationToken, d: Duration) {
     tokio::select! {

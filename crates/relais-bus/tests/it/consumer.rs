@@ -407,3 +407,61 @@ async fn cancel_waits_for_in_flight_handlers() {
         "and its message was acknowledged"
     );
 }
+
+#[tokio::test]
+async fn a_running_consumer_keeps_pulling_across_a_server_restart() {
+    let mut t = setup().await;
+    if t.nats.private().is_none() {
+        return; // a shared server is not ours to restart
+    }
+    let spec = t.consumer("workers");
+    let log = log();
+    let cancel = CancellationToken::new();
+    let options = ConsumerOptions {
+        pull_expiry: Duration::from_secs(1),
+        ..ConsumerOptions::default()
+    };
+    let consumer = {
+        let bus = t.bus.clone();
+        let spec = spec.clone();
+        let log = log.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            run_consumer_with(
+                &bus,
+                &spec,
+                options,
+                move |d| {
+                    let log = log.clone();
+                    async move {
+                        log.lock().expect("lock").push(Seen::from(&d));
+                        Outcome::Done
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    publish_request(&t, "before").await;
+    eventually(10, || async { (!seen(&log).is_empty()).then_some(()) }).await;
+
+    // The server goes away while a pull request is pending, then comes back.
+    t.nats.private().expect("private server").kill();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    t.nats.private().expect("private server").restart();
+
+    publish_request(&t, "after").await;
+    eventually(20, || async {
+        seen(&log)
+            .iter()
+            .any(|s| s.payload == b"after")
+            .then_some(())
+    })
+    .await;
+    cancel.cancel();
+    within(10, consumer)
+        .await
+        .expect("joins")
+        .expect("stops cleanly");
+}
