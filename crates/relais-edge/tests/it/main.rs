@@ -1,0 +1,6 @@
+//! Integration tests of the edge: real nats-server, real HTTP.
+
+mod helpers;
+mod ops;
+mod roundtrip;
+mod validation;

@@ -1,0 +1,7 @@
+//! Integration tests of the worker against a real `nats-server`.
+
+mod e2e;
+mod failures;
+mod helpers;
+mod translate;
+mod translator;

@@ -1,0 +1,3 @@
+//! Integration tests of the `relais` binary, run as a real process.
+
+mod dev;
