@@ -126,21 +126,27 @@ mod tests {
 
     #[test]
     fn empty_metrics_address_turns_the_exporter_off() {
-        let s = parse(r#"{"telemetry":{"log_format":"json","log_level":"info","metrics_addr":""}}"#)
-            .expect("valid settings");
+        let s =
+            parse(r#"{"telemetry":{"log_format":"json","log_level":"info","metrics_addr":""}}"#)
+                .expect("valid settings");
         assert_eq!(s.metrics_addr, None);
         assert_eq!(s.log_format, LogFormat::Json);
     }
 
     #[test]
     fn a_bad_metrics_address_is_rejected() {
-        let err = parse(r#"{"telemetry":{"log_format":"text","log_level":"info","metrics_addr":"nope"}}"#)
-            .expect_err("must fail");
+        let err = parse(
+            r#"{"telemetry":{"log_format":"text","log_level":"info","metrics_addr":"nope"}}"#,
+        )
+        .expect_err("must fail");
         assert!(err.to_string().contains("invalid socket address"), "{err}");
     }
 
     #[test]
     fn unknown_keys_are_rejected() {
-        assert!(parse(r#"{"telemetry":{"log_format":"text","log_level":"info","colour":true}}"#).is_err());
+        assert!(
+            parse(r#"{"telemetry":{"log_format":"text","log_level":"info","colour":true}}"#)
+                .is_err()
+        );
     }
 }
