@@ -6,14 +6,33 @@ default:
     @just --list
 
 # Run the whole system on this machine with the embedded defaults (Ctrl-C stops it).
-up: (ensure "up")
+up: (ensure "up") frontend-build
     cargo run --release --locked -p relais -- dev
 
 # Format check, clippy with warnings denied, then every test (real nats-server).
-test: (ensure "test")
+test: (ensure "test") frontend-test
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo nextest run --workspace --locked --no-fail-fast
+
+# Build the website into frontend/dist when its sources changed.
+frontend-build: (ensure "frontend")
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd frontend
+    [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund
+    if [ ! -f dist/index.html ] || [ -n "$(find src index.html package-lock.json vite.config.ts -newer dist/index.html -print -quit)" ]; then
+        npm run build
+    fi
+
+# The website's type check and unit tests.
+frontend-test: (ensure "frontend")
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd frontend
+    [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund
+    npm run typecheck
+    npm test
 
 # Clippy with warnings denied.
 lint:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for `just up` / `just test`, or
 # stops with a message that says exactly what to install.
-# Usage: scripts/ensure-deps.sh up|test
+# Usage: scripts/ensure-deps.sh up|test|frontend
 set -euo pipefail
 what="${1:-test}"
 
@@ -19,6 +19,18 @@ apt_install() {
     echo "installing $* (Debian packages)…" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+if [ "$what" = frontend ]; then
+    if ! have node || ! have npm; then
+        apt_install nodejs npm
+    fi
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    if [ "$major" -lt 20 ]; then
+        echo "error: the website needs Node.js >= 20.19 (found $(node --version)); install a newer Node.js" >&2
+        exit 1
+    fi
+    exit 0
+fi
 
 have cargo || { echo "error: Rust is not installed: see https://rustup.rs" >&2; exit 1; }
 have nats-server || apt_install nats-server

@@ -156,16 +156,13 @@ impl ConsumerSpec {
         }
     }
 
-    /// `audit` on `EVENTS`: every event, 10 deliveries with growing ack waits.
+    /// `audit` on `EVENTS`: every event. A database outage must delay the log,
+    /// never dead-letter it, so deliveries are practically unbounded (the audit
+    /// service naks with its own growing delays); no server-side backoff list,
+    /// which would override those delays.
     pub fn audit() -> Self {
         ConsumerSpec {
-            max_deliver: 10,
-            backoff: vec![
-                Duration::from_secs(10),
-                Duration::from_secs(30),
-                Duration::from_secs(60),
-                Duration::from_secs(300),
-            ],
+            max_deliver: 100_000,
             ..ConsumerSpec::new(names::stream::EVENTS, names::consumer::AUDIT)
         }
     }

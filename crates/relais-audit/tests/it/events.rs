@@ -231,3 +231,36 @@ async fn a_locked_sqlite_database_delays_events_and_loses_none() {
     assert_eq!(audit.store.count(Table::Events).await.unwrap(), 6);
     audit.stop().await;
 }
+
+/// A broken message on a dead-letter subject is logged and acknowledged: it
+/// is not dead-lettered again, so dead letters cannot feed themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broken_dead_letter_is_not_dead_lettered_again() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let audit = TestAudit::start(settings(&db.url)).await;
+    audit
+        .publish_raw("events.deadletter.EVENTS", b"garbage".to_vec())
+        .await;
+    let after = audit
+        .publish(completed(Uuid::new_v4(), "Thanks.", "Merci."))
+        .await;
+    eventually("the next event is recorded", || async {
+        audit.store.count(Table::Events).await.unwrap() == 1
+    })
+    .await;
+    audit.drained().await;
+    let state = audit
+        .bus
+        .stream_state(&audit.layout.events_stream())
+        .await
+        .unwrap();
+    assert_eq!(state.messages, 2, "no dead letter was published");
+    assert_eq!(audit.store.count(Table::Events).await.unwrap(), 1);
+    assert!(audit
+        .store
+        .translation(after.data.request_id)
+        .await
+        .unwrap()
+        .is_some());
+    audit.stop().await;
+}

@@ -3,7 +3,8 @@
 //! 1. If no NATS answers at `nats.url` and that URL is on this host, start a
 //!    `nats-server` child with `nats/dev.conf` (JetStream store under
 //!    `<data_dir>/nats`).
-//! 2. Declare the streams and durable consumers.
+//! 2. Declare the streams; each service declares its own durable consumer
+//!    with its own settings.
 //! 3. Start every service as its own child process (`relais <service>`), so
 //!    nothing relies on sharing a process with another service.
 //! 4. Ctrl-C (or SIGTERM) stops the services first, then NATS, each with a
@@ -70,7 +71,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         Err(err) => return Err(err).context("connecting to NATS"),
     };
-    bus.ensure_topology(&Topology::default())
+    bus.ensure_topology(&Topology::relais().streams_only())
         .await
         .context("declaring streams and consumers")?;
 
