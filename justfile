@@ -14,7 +14,11 @@ test: (ensure "test") frontend-test
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo nextest run --workspace --locked --no-fail-fast
+    just e2e
 
+# Browser test: the whole stack (`relais dev`) driven through the website by Chromium.
+e2e: (ensure "browser") frontend-build
+    bash scripts/e2e.sh
 # Build the website into frontend/dist when its sources changed.
 frontend-build: (ensure "frontend")
     #!/usr/bin/env bash

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for `just up` / `just test`, or
 # stops with a message that says exactly what to install.
-# Usage: scripts/ensure-deps.sh up|test|frontend
+# Usage: scripts/ensure-deps.sh up|test|frontend|browser
 set -euo pipefail
 what="${1:-test}"
 
@@ -29,6 +29,12 @@ if [ "$what" = frontend ]; then
         echo "error: the website needs Node.js >= 20.19 (found $(node --version)); install a newer Node.js" >&2
         exit 1
     fi
+    exit 0
+fi
+
+if [ "$what" = browser ]; then
+    [ -x /usr/bin/chromium ] || apt_install chromium
+    have curl || apt_install curl
     exit 0
 fi
 

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use relais_bus::{run_consumer_with, watch_dead_letters, Bus, ConsumerOptions, ConsumerSpec};
+use relais_bus::{
+    run_consumer_with, watch_dead_letters, Bus, ConsumerOptions, ConsumerSpec, Subscription,
+};
 use relais_config::AuditSettings;
 use relais_store::{Store, StoreOptions};
 use tokio::sync::Notify;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::batch::Batcher;
+use crate::lookup;
 use crate::record::Recorder;
 use crate::{AuditError, Layout};
 
@@ -29,11 +32,14 @@ pub struct Application {
     layout: Layout,
     store: Store,
     consumer: ConsumerSpec,
+    /// Translation lookups, subscribed at build so none is missed before run.
+    lookups: Subscription,
 }
 
 impl Application {
     /// Validates `settings`, connects to the database (running migrations) and
-    /// declares the `EVENTS` stream and the `audit` consumer of `layout`.
+    /// declares the `EVENTS` stream and the `audit` consumer of `layout`, and
+    /// subscribes to translation lookups (answered once running).
     /// Fails when the database is unreachable at start: the process exits and
     /// its supervisor restarts it; outages after start are ridden out.
     pub async fn build(
@@ -49,12 +55,14 @@ impl Application {
         let store = Store::connect_with(settings.database_url.expose(), &options).await?;
         layout.topology(settings.max_deliver).declare(&bus).await?;
         let consumer = layout.audit_consumer(settings.max_deliver);
+        let lookups = lookup::subscribe(&bus, &layout).await?;
         Ok(Application {
             settings,
             bus,
             layout,
             store,
             consumer,
+            lookups,
         })
     }
 
@@ -70,10 +78,16 @@ impl Application {
 
     /// Consumes until `cancel` fires, then finishes the events in flight.
     /// Beside the consumer run the dead-letter watcher (events the server gave
-    /// up on) and the dataset batcher.
+    /// up on), the dataset batcher and the translation lookup responder.
     pub async fn run_until_stopped(self, cancel: CancellationToken) -> Result<(), AuditError> {
         let (accepted, orphans) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let tasks = cancel.child_token();
+        let lookups = tokio::spawn(lookup::answer(
+            self.bus.clone(),
+            self.store.clone(),
+            self.lookups,
+            tasks.clone(),
+        ));
         let batcher = Batcher {
             store: self.store.clone(),
             bus: self.bus.clone(),
@@ -125,6 +139,10 @@ impl Application {
         )
         .await;
         tasks.cancel();
+        lookups.await.map_err(|source| AuditError::Task {
+            task: "lookup responder",
+            source,
+        })?;
         batcher.await.map_err(|source| AuditError::Task {
             task: "dataset batcher",
             source,

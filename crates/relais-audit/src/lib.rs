@@ -5,7 +5,8 @@
 //! transaction, acknowledging only after the commit. Replays and redeliveries
 //! change nothing; a database outage delays acknowledgements (growing nak
 //! delays, a very high `max_deliver`) and loses nothing; bytes that are no
-//! event are dead-lettered. Accepted corrections become dataset versions,
+//! event are dead-lettered. It also answers translation lookups over core
+//! request/reply (the edge checks a feedback's id before accepting it). Accepted corrections become dataset versions,
 //! announced with `events.dataset.updated` in batches.
 //!
 //! Layout:
@@ -15,6 +16,8 @@
 //!   ([`EVENTS_TOTAL`], [`WRITE_SECONDS`]).
 //! - `batch`: accepted corrections → a dataset version + `DatasetUpdated`.
 //! - `announce`: [`announce`], publishing `DatasetUpdated` with a stable id.
+//! - `lookup`: answers `audit.lookup.translation` requests (queue group
+//!   `audit`) from the store, so the edge can refuse feedback on unknown ids.
 //! - [`dataset`]: import (path or URL, progress bars), export, stats.
 //! - `error`: [`AuditError`].
 
@@ -24,6 +27,7 @@ mod batch;
 pub mod dataset;
 mod error;
 mod layout;
+mod lookup;
 mod record;
 
 pub use announce::{announce, event_id};

@@ -114,6 +114,21 @@ pub enum BusError {
         #[source]
         source: BoxError,
     },
+    /// Nobody answered a core request in time (or the server dropped it, e.g.
+    /// because this user may not publish on `subject`).
+    #[error("no answer to the request on {subject} within {timeout:?}")]
+    RequestTimeout {
+        /// The subject the request was sent on.
+        subject: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// Nobody listens on the subject of a core request.
+    #[error("no service answers requests on {subject}")]
+    NoResponders {
+        /// The subject the request was sent on.
+        subject: String,
+    },
     /// An event could not be encoded or decoded.
     #[error("event encoding failed")]
     Event(#[from] relais_events::EventError),
@@ -141,6 +156,15 @@ pub enum BusError {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl BusError {
+    /// Whether a request got no answer: nobody listens, or nobody answered in
+    /// time. The caller may retry later; the request itself was fine.
+    pub fn is_no_answer(&self) -> bool {
+        matches!(
+            self,
+            BusError::RequestTimeout { .. } | BusError::NoResponders { .. }
+        )
+    }
+
     pub(crate) fn js(operation: impl Into<String>, source: impl Into<BoxError>) -> Self {
         BusError::JetStream {
             operation: operation.into(),

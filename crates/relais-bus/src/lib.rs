@@ -7,7 +7,8 @@
 //! - [`client`]: [`Bus::connect`], JetStream [`Bus::publish`] (awaits the PubAck,
 //!   `Nats-Msg-Id`, bounded retries, fast [`BusError::PermissionDenied`]),
 //!   [`Bus::publish_event`].
-//! - [`subscription`]: core traffic, [`Bus::publish_core`], [`Bus::subscribe`].
+//! - [`subscription`]: core traffic, [`Bus::publish_core`], [`Bus::subscribe`],
+//!   request/reply ([`Bus::request`], [`Bus::respond`]).
 //! - [`headers`]: [`Headers`], request id and `traceparent` propagation.
 //! - [`topology`]: [`Topology`], [`StreamSpec`], [`ConsumerSpec`]: what should exist.
 //! - [`declare`]: idempotent declaration on the server, [`StreamState`], [`ConsumerState`].

@@ -1,5 +1,9 @@
-//! Core NATS traffic: not persisted, no PubAck (the edge's result subscriptions).
+//! Core NATS traffic: not persisted, no PubAck (the edge's result subscriptions,
+//! request/reply lookups).
 
+use std::time::Duration;
+
+use async_nats::{Request, RequestErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 
@@ -91,5 +95,40 @@ impl Bus {
             .await
             .map_err(|e| BusError::core(format!("subscribe to {subject}"), e))?;
         Ok(Subscription { inner })
+    }
+
+    /// Sends a core request and waits up to `timeout` for the first reply.
+    ///
+    /// The reply comes back on this connection's inbox (`inbox_prefix`), so
+    /// the user needs to subscribe there. Nobody listening is
+    /// [`BusError::NoResponders`] at once; nobody answering in time (or a
+    /// request the server refused to route) is [`BusError::RequestTimeout`].
+    pub async fn request(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, BusError> {
+        check_publish_subject(subject)?;
+        let request = Request::new().payload(payload).timeout(Some(timeout));
+        match self.nats().send_request(subject.to_owned(), request).await {
+            Ok(message) => Ok(message.payload),
+            Err(e) => Err(match e.kind() {
+                RequestErrorKind::TimedOut => BusError::RequestTimeout {
+                    subject: subject.to_owned(),
+                    timeout,
+                },
+                RequestErrorKind::NoResponders => BusError::NoResponders {
+                    subject: subject.to_owned(),
+                },
+                _ => BusError::core(format!("request on {subject}"), e),
+            }),
+        }
+    }
+
+    /// Answers a request: publishes `payload` on its `reply` subject
+    /// ([`CoreMessage::reply`]). The responder's user needs `allow_responses`.
+    pub async fn respond(&self, reply: &str, payload: Bytes) -> Result<(), BusError> {
+        self.publish_core(reply, &Headers::new(), payload).await
     }
 }

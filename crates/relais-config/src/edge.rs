@@ -31,6 +31,10 @@ pub struct EdgeSettings {
     /// Bound on publishing a request to JetStream; past it the caller gets a 503.
     #[serde(deserialize_with = "de_duration")]
     pub publish_timeout: Duration,
+    /// Bound on asking the audit service whether a feedback's translation id is
+    /// known; past it (or with no audit service running) feedback gets a 503.
+    #[serde(deserialize_with = "de_duration")]
+    pub lookup_timeout: Duration,
     /// Largest request body accepted, in bytes (413 above).
     pub max_body_bytes: usize,
     /// Most characters in one request's text (sum over a LibreTranslate batch).
@@ -112,6 +116,7 @@ impl EdgeSettings {
         for (key, d) in [
             ("edge.request_timeout", self.request_timeout),
             ("edge.publish_timeout", self.publish_timeout),
+            ("edge.lookup_timeout", self.lookup_timeout),
             ("edge.ready_window", self.ready_window),
         ] {
             if d.is_zero() {
@@ -180,6 +185,7 @@ mod tests {
         let s = load("").expect("defaults are valid");
         assert_eq!(s.edge.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.edge.request_timeout.as_secs(), 10);
+        assert_eq!(s.edge.lookup_timeout.as_secs(), 1);
         assert!(s.edge.api_keys.is_empty());
         assert_eq!(s.edge.static_dir, std::path::PathBuf::from("frontend/dist"));
     }

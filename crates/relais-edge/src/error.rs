@@ -112,6 +112,12 @@ pub enum EdgeError {
         /// When a request would be admitted again.
         retry_after: Duration,
     },
+    /// Feedback names a translation id the audit store does not know.
+    #[error("no translation with id {id} (ask for a translation first, then send feedback with the id /api/translate returned)")]
+    UnknownTranslation {
+        /// The id sent.
+        id: uuid::Uuid,
+    },
     /// No route here.
     #[error("no such endpoint: see /api/openapi.json for the API")]
     NotFound,
@@ -123,6 +129,10 @@ pub enum EdgeError {
     /// The request could not be handed to NATS (down, or the publish timed out).
     #[error("the translation service is unavailable right now; try again in a moment")]
     Unavailable,
+    /// The feedback's translation id could not be checked (no audit service
+    /// answered in time): a correction we cannot verify is never accepted.
+    #[error("feedback is unavailable right now; try again in a moment")]
+    FeedbackUnavailable,
     /// No result came back in time.
     #[error("the translation took too long; try again")]
     Timeout,
@@ -192,9 +202,9 @@ impl EdgeError {
             E::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             E::InvalidApiKey | E::ApiKeyRequired => StatusCode::FORBIDDEN,
             E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            E::NotFound => StatusCode::NOT_FOUND,
+            E::NotFound | E::UnknownTranslation { .. } => StatusCode::NOT_FOUND,
             E::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            E::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            E::Unavailable | E::FeedbackUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             E::Timeout => StatusCode::GATEWAY_TIMEOUT,
             E::TranslationFailed(reason) => match reason {
                 FailureReason::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
@@ -222,7 +232,10 @@ impl IntoResponse for EdgeError {
         let message = if status.is_server_error()
             && !matches!(
                 self,
-                EdgeError::Unavailable | EdgeError::Timeout | EdgeError::TranslationFailed(_)
+                EdgeError::Unavailable
+                    | EdgeError::FeedbackUnavailable
+                    | EdgeError::Timeout
+                    | EdgeError::TranslationFailed(_)
             ) {
             // Start-up and internal errors never reach a client in detail.
             "internal error; try again later".to_owned()

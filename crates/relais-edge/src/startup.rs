@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::limit::Gate;
 use crate::results::{self, Results};
 use crate::state::{AppState, Inner};
-use crate::translator::Translator;
+use crate::translator::{Timeouts, Translator};
 use crate::{routes, telemetry, EdgeError};
 
 /// A bound, subscribed edge, ready to serve.
@@ -76,8 +76,11 @@ impl Application {
             bus,
             edge_id.clone(),
             results,
-            settings.request_timeout,
-            settings.publish_timeout,
+            Timeouts {
+                request: settings.request_timeout,
+                publish: settings.publish_timeout,
+                lookup: settings.lookup_timeout,
+            },
         );
         let gate = Gate::new(
             settings.api_keys.clone(),

@@ -4,7 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use relais_bus::{Bus, Headers};
-use relais_events::{Envelope, Event, FeedbackSubmitted, TranslationRequested};
+use relais_events::names::subject;
+use relais_events::{
+    Envelope, Event, FeedbackSubmitted, TranslationLookup, TranslationLookupReply,
+    TranslationRequested,
+};
 use uuid::Uuid;
 
 use crate::domain::{Correction, SourceText};
@@ -54,6 +58,22 @@ pub(crate) struct Translated {
     pub(crate) latency: Duration,
 }
 
+/// Pauses before asking again when the audit store does not know an id yet: a
+/// translation just answered may reach the audit log a moment after its
+/// caller got it (about 300 ms in all).
+const LOOKUP_RETRIES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(200)];
+
+/// Bounds on the calls a translator makes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// A whole translation, publish to answer.
+    pub(crate) request: Duration,
+    /// Handing one event to JetStream.
+    pub(crate) publish: Duration,
+    /// One lookup request to the audit service.
+    pub(crate) lookup: Duration,
+}
+
 /// Publishes requests for one edge and waits for their answers.
 #[derive(Debug)]
 pub(crate) struct Translator {
@@ -63,6 +83,7 @@ pub(crate) struct Translator {
     results: Arc<Results>,
     request_timeout: Duration,
     publish_timeout: Duration,
+    lookup_timeout: Duration,
 }
 
 impl Translator {
@@ -70,16 +91,16 @@ impl Translator {
         bus: Bus,
         edge_id: String,
         results: Arc<Results>,
-        request_timeout: Duration,
-        publish_timeout: Duration,
+        timeouts: Timeouts,
     ) -> Self {
         Translator {
             source: format!("relais/edge/{edge_id}"),
             bus,
             edge_id,
             results,
-            request_timeout,
-            publish_timeout,
+            request_timeout: timeouts.request,
+            publish_timeout: timeouts.publish,
+            lookup_timeout: timeouts.lookup,
         }
     }
 
@@ -144,13 +165,20 @@ impl Translator {
         }
     }
 
-    /// Publishes a `FeedbackSubmitted` and returns its id.
+    /// Checks with the audit service that `request_id` is a known translation,
+    /// then publishes a `FeedbackSubmitted` and returns its id.
+    ///
+    /// Unknown ids are [`EdgeError::UnknownTranslation`] (after a short retry,
+    /// see [`LOOKUP_RETRIES`]); no answer from the audit service is
+    /// [`EdgeError::FeedbackUnavailable`]: a correction that cannot be verified
+    /// is never accepted.
     pub(crate) async fn feedback(
         &self,
         request_id: Uuid,
         correction: Correction,
         origin: &Origin,
     ) -> Result<Uuid, EdgeError> {
+        self.check_known(request_id).await?;
         let feedback_id = Uuid::new_v4();
         let mut event = Envelope::new(
             self.source.clone(),
@@ -164,6 +192,46 @@ impl Translator {
         event.traceparent = origin.traceparent.clone();
         self.publish(&event, request_id).await?;
         Ok(feedback_id)
+    }
+
+    /// Asks the audit service whether `request_id` is recorded, asking again
+    /// after [`LOOKUP_RETRIES`] while it is not.
+    async fn check_known(&self, request_id: Uuid) -> Result<(), EdgeError> {
+        if !self.bus.is_connected() {
+            tracing::warn!(%request_id, "NATS is not connected; refusing feedback");
+            return Err(EdgeError::FeedbackUnavailable);
+        }
+        let payload = TranslationLookup { request_id }.to_json().map_err(|e| {
+            tracing::warn!(%request_id, error = %e, "cannot encode a lookup");
+            EdgeError::FeedbackUnavailable
+        })?;
+        let mut retries = LOOKUP_RETRIES.iter();
+        loop {
+            let reply = self
+                .bus
+                .request(
+                    subject::TRANSLATION_LOOKUP,
+                    payload.clone().into(),
+                    self.lookup_timeout,
+                )
+                .await
+                .map_err(|e| {
+                    tracing::warn!(%request_id, error = %e, "translation lookup got no answer; refusing feedback");
+                    EdgeError::FeedbackUnavailable
+                })?;
+            let reply = TranslationLookupReply::from_json(&reply).map_err(|e| {
+                tracing::warn!(%request_id, error = %e, "unreadable lookup reply");
+                EdgeError::FeedbackUnavailable
+            })?;
+            if reply.known {
+                tracing::debug!(%request_id, status = ?reply.status, "feedback on a known translation");
+                return Ok(());
+            }
+            match retries.next() {
+                Some(pause) => tokio::time::sleep(*pause).await,
+                None => return Err(EdgeError::UnknownTranslation { id: request_id }),
+            }
+        }
     }
 
     /// Publishes with the bounded publish timeout: NATS down answers at once,

@@ -1,6 +1,6 @@
 //! The crate's one error type.
 
-/// Why bytes from the bus could not be read as an event.
+/// Why bytes from the bus could not be read as an event (or a lookup body).
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
     /// Not JSON, or JSON that does not have the envelope's shape.
@@ -25,6 +25,13 @@ pub enum EventError {
     #[error("data of {event_type} event is invalid: {source}")]
     Data {
         event_type: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A request/reply body (see [`crate::lookup`]) is not the expected JSON.
+    #[error("invalid {what} body: {source}")]
+    Body {
+        what: &'static str,
         #[source]
         source: serde_json::Error,
     },

@@ -8,6 +8,7 @@
 //! - [`any`]: [`AnyEvent`], reading an event of any known type (audit, replay).
 //! - [`names`]: streams, consumers, buckets, subjects and header names on the bus.
 //! - [`schema`]: JSON Schema generation for the files in `schemas/`.
+//! - [`lookup`]: plain request/reply bodies of core lookups (not events, no envelope).
 //! - payload modules, one per domain: [`translation`], [`feedback`], [`dataset`],
 //!   [`model`], [`training`], [`monitor`], [`deadletter`].
 //!
@@ -21,6 +22,7 @@ pub mod deadletter;
 pub mod envelope;
 mod error;
 pub mod feedback;
+pub mod lookup;
 pub mod model;
 pub mod monitor;
 pub mod names;
@@ -34,6 +36,7 @@ pub use deadletter::DeadLettered;
 pub use envelope::{Envelope, Event, RawEnvelope, CONTENT_TYPE, SPEC_VERSION};
 pub use error::EventError;
 pub use feedback::FeedbackSubmitted;
+pub use lookup::{TranslationLookup, TranslationLookupReply};
 pub use model::{ModelMetrics, ModelPromoted, ModelRegistered, ModelRolledBack};
 pub use monitor::{AlertState, CheckStatus, MonitorAlert, MonitorCheck};
 pub use training::{TrainingPhase, TrainingProgress};

@@ -27,6 +27,12 @@ pub mod consumer {
     pub const MONITOR: &str = "monitor";
 }
 
+/// Queue groups of core request/reply services (one member answers each request).
+pub mod queue {
+    /// The audit services answering lookups (`audit.lookup.…`).
+    pub const AUDIT: &str = "audit";
+}
+
 /// Key-value buckets and object stores.
 pub mod store {
     /// KV bucket of model versions, metrics and aliases.
@@ -71,6 +77,10 @@ pub mod subject {
     pub const MONITOR_ALERT_PREFIX: &str = "events.monitor.alert";
     /// Prefix of `events.deadletter.<stream>`.
     pub const DEADLETTER_PREFIX: &str = "events.deadletter";
+    /// Core request/reply (not an event, not persisted): does the audit store
+    /// know a translation? Request [`crate::TranslationLookup`], reply
+    /// [`crate::TranslationLookupReply`].
+    pub const TRANSLATION_LOOKUP: &str = "audit.lookup.translation";
 
     /// `events.translation.completed.<edge_id>`.
     pub fn translation_completed(edge_id: &str) -> String {
@@ -158,6 +168,8 @@ mod tests {
             );
         }
         assert!(!subject::TRANSLATE_REQUEST.starts_with(prefix));
+        // Lookups are requests, never stored as events.
+        assert!(!subject::TRANSLATION_LOOKUP.starts_with(prefix));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - `cmd::audit`: `relais audit`, every event into SQL.
 //! - `cmd::worker`: `relais worker`, translation requests through the model.
 //! - `cmd::dataset`: `relais dataset import|export|stats|announce`.
+//! - `cmd::replay`: `relais replay`, the EVENTS stream exported, rebuilt into SQL, or
+//!   replayed against a candidate model.
 
 mod cmd;
 
@@ -51,6 +53,14 @@ enum Command {
     /// Operator commands on the training dataset.
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
+    /// Read the EVENTS stream by time or sequence (ordered ephemeral consumer,
+    /// publishes nothing unless --republish): export it as JSONL, rebuild an
+    /// audit database, or score a candidate model on the recorded requests.
+    Replay(cmd::replay::ReplayArgs),
+    #[command(flatten)]
+    Model(cmd::model::ModelCommand),
+    /// Copy a model directory with f16 (shipped form) or f32 weights.
+    Export(cmd::export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dataset(command) => {
             tokio_runtime()?.block_on(cmd::dataset::run(command, settings))
         }
+        Command::Replay(args) => tokio_runtime()?.block_on(cmd::replay::run(args, settings)),
+        Command::Model(command) => cmd::model::run(command),
+        Command::Export(args) => cmd::export::run(args),
     }
 }
 

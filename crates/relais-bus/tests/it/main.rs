@@ -8,5 +8,6 @@ mod helpers;
 mod permissions;
 mod publish;
 mod replay;
+mod request;
 mod store;
 mod topology;

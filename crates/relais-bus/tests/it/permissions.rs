@@ -237,6 +237,53 @@ async fn services_get_their_subjects_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn the_audit_answers_the_edge_lookups_and_only_the_edge_may_ask() {
+    let server = start_relais_conf();
+    let audit = connect(&server, "audit").await;
+    let mut lookups = audit
+        .queue_subscribe("audit.lookup.translation", "audit")
+        .await
+        .expect("audit subscribes to lookups");
+    audit.flush().await.expect("flush");
+    let answering = {
+        let audit = audit.clone();
+        tokio::spawn(async move {
+            while let Some(message) = lookups.next().await {
+                let reply = message.reply.expect("a reply subject");
+                // allow_responses: the audit may publish to the asker's inbox.
+                audit
+                    .respond(&reply, Bytes::from_static(b"{\"known\":false}"))
+                    .await
+                    .expect("respond");
+            }
+        })
+    };
+    let edge = connect(&server, "edge").await;
+    let answer = edge
+        .request(
+            "audit.lookup.translation",
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the edge gets the audit's answer on its inbox");
+    assert_eq!(&answer[..], b"{\"known\":false}");
+
+    // The worker may not ask: the server drops its request, nothing answers.
+    let worker = connect(&server, "worker").await;
+    let err = worker
+        .request(
+            "audit.lookup.translation",
+            Bytes::from_static(b"{}"),
+            Duration::from_millis(500),
+        )
+        .await
+        .expect_err("worker may not look up translations");
+    assert!(err.is_no_answer(), "{err:?}");
+    answering.abort();
+}
+
+#[tokio::test]
 async fn wrong_password_is_an_auth_error() {
     let server = start_relais_conf();
     let mut cfg = service_config(&server, "edge");

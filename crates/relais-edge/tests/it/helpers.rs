@@ -1,12 +1,15 @@
 //! `spawn_app()`: a real nats-server, the Relais streams, an edge on port 0,
-//! and, when asked, a worker stand-in consuming `translate.request`.
+//! and, when asked, a worker stand-in consuming `translate.request` and the
+//! real audit service (SQLite in a temporary directory) answering lookups.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use relais_audit::{Application as Audit, AuditError, Layout, Store};
+use relais_bus::Secret;
 use relais_bus::{run_consumer, Bus, BusConfig, ConsumerSpec, Delivery, Outcome, Topology};
-use relais_config::{EdgeSettings, RateLimitSettings};
+use relais_config::{AuditSettings, EdgeSettings, RateLimitSettings};
 use relais_edge::Application;
 use relais_events::{
     Envelope, FailureReason, TranslationCompleted, TranslationFailed, TranslationRequested,
@@ -21,6 +24,7 @@ pub fn test_settings() -> EdgeSettings {
         edge_id: String::new(),
         request_timeout: Duration::from_secs(1),
         publish_timeout: Duration::from_millis(500),
+        lookup_timeout: Duration::from_secs(3),
         max_body_bytes: 4096,
         max_chars: 200,
         max_sentences: 3,
@@ -74,6 +78,7 @@ pub struct TestApp {
     pub edge: Edge,
     pub http: reqwest::Client,
     worker: Option<CancellationToken>,
+    audit: Option<AuditService>,
 }
 
 impl Drop for TestApp {
@@ -81,7 +86,19 @@ impl Drop for TestApp {
         if let Some(w) = &self.worker {
             w.cancel();
         }
+        if let Some(a) = &self.audit {
+            a.cancel.cancel();
+        }
     }
+}
+
+/// The real audit service on this test's server, with its own SQLite file.
+pub struct AuditService {
+    /// A handle on its database, for waiting on what it recorded.
+    pub store: Store,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), AuditError>>,
+    _dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -111,6 +128,72 @@ impl TestApp {
         self.worker = Some(start_worker(&self.bus));
         self
     }
+
+    /// Starts the real audit service (its own connection, SQLite in a
+    /// temporary directory); it answers lookups once this returns.
+    pub async fn with_audit(mut self) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = AuditSettings {
+            database_url: Secret::new(format!(
+                "sqlite://{}/relais.db?mode=rwc",
+                dir.path().display()
+            )),
+            concurrency: 2,
+            db_acquire_timeout: Duration::from_secs(2),
+            retry_min: Duration::from_millis(50),
+            retry_max: Duration::from_millis(300),
+            max_deliver: 1000,
+            dataset_batch_pairs: 20,
+            dataset_batch_window: Duration::from_secs(600),
+            curation_sweep: Duration::from_secs(600),
+        };
+        let bus = connect(&self.nats).await;
+        let app = Audit::build(settings, bus, Layout::relais())
+            .await
+            .expect("audit builds");
+        let store = app.store().clone();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(app.run_until_stopped(cancel.clone()));
+        self.audit = Some(AuditService {
+            store,
+            cancel,
+            task,
+            _dir: dir,
+        });
+        self
+    }
+
+    /// The running audit service; panics when none was started.
+    pub fn audit(&self) -> &AuditService {
+        self.audit.as_ref().expect("started with_audit()")
+    }
+
+    /// Stops the audit service and checks it stopped cleanly.
+    pub async fn stop_audit(&mut self) {
+        let audit = self.audit.take().expect("started with_audit()");
+        audit.cancel.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), audit.task)
+            .await
+            .expect("audit stops in time")
+            .expect("audit task joined");
+        assert!(stopped.is_ok(), "audit stopped with {stopped:?}");
+    }
+
+    /// Waits until the audit store has recorded translation `id`.
+    pub async fn recorded(&self, id: uuid::Uuid) {
+        let store = &self.audit().store;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if store.translation(id).await.expect("store reads").is_some() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "audit never recorded translation {id}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 pub async fn connect(nats: &NatsServer) -> Bus {
@@ -136,12 +219,15 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut EdgeSettings)) -> TestApp {
     let mut settings = test_settings();
     change(&mut settings);
     let edge = spawn_edge(&nats, settings).await;
+    // The audit dev-dependency builds reqwest without a TLS crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     TestApp {
         nats,
         bus,
         edge,
         http: reqwest::Client::new(),
         worker: None,
+        audit: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of the edge: real nats-server, real HTTP.
 
+mod feedback;
 mod helpers;
 mod ops;
 mod roundtrip;

@@ -12,7 +12,7 @@ use crate::helpers::{
 
 #[tokio::test]
 async fn api_translate_round_trips_through_the_bus() {
-    let app = spawn_app().await.with_worker();
+    let app = spawn_app().await.with_worker().with_audit().await;
     let watcher = connect(&app.nats).await;
     let mut completions = watcher
         .subscribe(&subject::translation_completed(&app.edge.edge_id))
@@ -48,7 +48,8 @@ async fn api_translate_round_trips_through_the_bus() {
     let id = body["id"].as_str().expect("id");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 
-    // Feedback on that translation is stored in EVENTS.
+    // Feedback on that translation (once the audit log has it) is stored in EVENTS.
+    app.recorded(uuid::Uuid::parse_str(id).expect("uuid")).await;
     let created = json_with_status(
         app.post_json(
             "/api/feedback",

@@ -16,6 +16,7 @@ fn edge_settings() -> EdgeSettings {
         edge_id: String::new(),
         request_timeout: Duration::from_secs(20),
         publish_timeout: Duration::from_secs(2),
+        lookup_timeout: Duration::from_secs(1),
         max_body_bytes: 4096,
         max_chars: 500,
         max_sentences: 5,

@@ -41,6 +41,10 @@ const SERVICES: &[Service] = &[
         metrics_port_offset: Some(1),
     },
     Service {
+        name: "worker",
+        metrics_port_offset: Some(2),
+    },
+    Service {
         name: "edge",
         metrics_port_offset: None,
     },

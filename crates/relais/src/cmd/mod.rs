@@ -5,4 +5,7 @@ pub mod config;
 pub mod dataset;
 pub mod dev;
 pub mod edge;
+pub mod export;
+pub mod model;
+pub mod replay;
 pub mod worker;

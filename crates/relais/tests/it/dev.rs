@@ -36,6 +36,10 @@ fn start_dev(nats_url: &str, data_dir: &std::path::Path) -> (Child, u16) {
             "RELAIS_AUDIT__DATABASE_URL",
             format!("sqlite://{}/relais.db?mode=rwc", data_dir.display()),
         )
+        .env(
+            "RELAIS_WORKER__MODEL_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/default"),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
