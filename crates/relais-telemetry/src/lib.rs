@@ -97,6 +97,12 @@ pub fn init_logging(settings: &TelemetrySettings) -> Result<(), TelemetryError> 
     Ok(())
 }
 
+/// Buckets of every `*_seconds` histogram: from 1 ms to 10 s, so
+/// Prometheus can compute latency quantiles (p50, p99) across instances.
+pub const LATENCY_BUCKETS_SECONDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// Starts the Prometheus exporter when an address is configured. Must be called
 /// from inside a Tokio runtime (the exporter's HTTP listener runs on it).
 pub fn start_metrics_exporter(settings: &TelemetrySettings) -> Result<(), TelemetryError> {
@@ -104,8 +110,11 @@ pub fn start_metrics_exporter(settings: &TelemetrySettings) -> Result<(), Teleme
         return Ok(());
     };
     metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(addr)
-        .install()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
+            LATENCY_BUCKETS_SECONDS,
+        )
+        .and_then(|builder| builder.with_http_listener(addr).install())
         .map_err(|source| TelemetryError::Metrics { addr, source })?;
     tracing::info!(%addr, "serving Prometheus metrics on /metrics");
     Ok(())
