@@ -6,3 +6,4 @@ mod helpers;
 mod dataset;
 mod events;
 mod feedback;
+mod lookup;
