@@ -45,6 +45,9 @@ async fn the_edge_gets_translations_from_a_worker() {
     let base = format!("http://127.0.0.1:{}", edge.port());
     let stop_edge = edge.shutdown_token();
     let serving = tokio::spawn(edge.run_until_stopped());
+    // In a workspace build reqwest carries `rustls-no-provider` (relais-audit's
+    // HTTPS import): a client needs a process-wide crypto provider first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
 
     let response = http
