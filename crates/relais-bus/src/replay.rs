@@ -106,6 +106,10 @@ pub struct Replay {
     messages: Option<Ordered>,
     until: ReplayUntil,
     last_sequence: u64,
+    /// Asked to start at this time: nats-server delivers the stream's last
+    /// message to a consumer whose start time lies after it, so older
+    /// messages are skipped here.
+    not_before: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -174,6 +178,10 @@ impl Bus {
             messages: Some(messages),
             until: query.until,
             last_sequence,
+            not_before: match query.from {
+                ReplayFrom::Time(t) => Some(t),
+                _ => None,
+            },
         })
     }
 }
@@ -184,11 +192,23 @@ impl Replay {
             messages: None,
             until,
             last_sequence,
+            not_before: None,
         }
     }
 
     /// The next message in stream order, or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<ReplayItem, BusError>> {
+        loop {
+            let item = self.next_delivered().await?;
+            match (&item, self.not_before) {
+                (Ok(i), Some(start)) if i.time < start => continue,
+                _ => return Some(item),
+            }
+        }
+    }
+
+    /// The next message the ordered consumer delivers within the range's end.
+    async fn next_delivered(&mut self) -> Option<Result<ReplayItem, BusError>> {
         let messages = self.messages.as_mut()?;
         let message = match messages.next().await {
             None => {

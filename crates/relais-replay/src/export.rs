@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use relais_bus::{Bus, ReplayItem, ReplayQuery};
 use serde::Serialize;
 
-use crate::items::Items;
 use crate::ReplayError;
 
 /// One line of an export.
@@ -54,7 +53,7 @@ pub async fn export_jsonl<W: Write>(
         path: path.to_path_buf(),
         source,
     };
-    let mut replay = Items::open(bus, query).await?;
+    let mut replay = bus.replay(query).await?;
     let mut count = 0;
     while let Some(item) = replay.next().await {
         let item = item?;

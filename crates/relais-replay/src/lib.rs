@@ -12,12 +12,10 @@
 //!   logger's write path.
 //! - `shadow`: [`shadow`] = [`recorded_requests`] + [`score`] → [`ShadowReport`].
 //! - `republish`: [`republish`] → [`RepublishReport`].
-//! - `items`: the replay with a client-side check of the start time.
 //! - `error`: [`ReplayError`].
 
 mod error;
 mod export;
-mod items;
 mod range;
 mod rebuild;
 mod republish;

@@ -9,7 +9,6 @@ use serde::Serialize;
 use tracing::warn;
 use uuid::Uuid;
 
-use crate::items::Items;
 use crate::ReplayError;
 
 /// What a rebuild did.
@@ -43,7 +42,7 @@ pub async fn rebuild_audit(
 ) -> Result<RebuildReport, ReplayError> {
     let mut report = RebuildReport::default();
     let mut corrections = Vec::new();
-    let mut replay = Items::open(bus, query).await?;
+    let mut replay = bus.replay(query).await?;
     while let Some(item) = replay.next().await {
         let item = item?;
         report.read += 1;

@@ -8,7 +8,6 @@ use relais_events::RawEnvelope;
 use serde::Serialize;
 use tracing::warn;
 
-use crate::items::Items;
 use crate::ReplayError;
 
 /// What a republish did.
@@ -25,7 +24,7 @@ pub struct RepublishReport {
 /// Republishes every event of `query` (read to the end first, so the copies
 /// are never read back by the same run).
 pub async fn republish(bus: &Bus, query: &ReplayQuery) -> Result<RepublishReport, ReplayError> {
-    let items = Items::open(bus, query).await?.collect().await?;
+    let items = bus.replay(query).await?.collect().await?;
     let mut report = RepublishReport::default();
     for item in items {
         report.read += 1;

@@ -11,7 +11,6 @@ use relais_worker::Translator;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::items::Items;
 use crate::ReplayError;
 
 /// How many texts go to the model at once.
@@ -71,7 +70,7 @@ pub async fn recorded_requests(
 ) -> Result<Vec<RecordedRequest>, ReplayError> {
     let mut requests = Vec::new();
     let mut seen = HashSet::new();
-    let mut replay = Items::open(bus, query).await?;
+    let mut replay = bus.replay(query).await?;
     while let Some(item) = replay.next().await {
         let item = item?;
         let Some(raw) = raw_of_type(&item.payload, TranslationCompleted::TYPE) else {
@@ -91,11 +90,9 @@ pub async fn recorded_requests(
         }
     }
     let mut corrections: HashMap<Uuid, String> = HashMap::new();
-    let mut replay = Items::open(
-        bus,
-        &ReplayQuery::new(query.stream.clone()).from(query.from),
-    )
-    .await?;
+    let mut replay = bus
+        .replay(&ReplayQuery::new(query.stream.clone()).from(query.from))
+        .await?;
     while let Some(item) = replay.next().await {
         let item = item?;
         let Some(raw) = raw_of_type(&item.payload, FeedbackSubmitted::TYPE) else {

@@ -129,6 +129,18 @@ async fn replay_by_sequence_time_and_subject_returns_exactly_the_expected_events
     )
     .await;
     assert!(past.is_empty());
+    // nats-server hands the last message to a consumer starting after it.
+    let future = run(
+        &t,
+        ReplayQuery::new(&stream).from(ReplayFrom::Time(
+            chrono::Utc::now() + chrono::Duration::hours(1),
+        )),
+    )
+    .await;
+    assert!(
+        future.is_empty(),
+        "a start time in the future replays nothing: {future:?}"
+    );
 }
 
 #[tokio::test]
