@@ -11,6 +11,7 @@ up: (ensure "up") frontend-build
 
 # Format check, clippy with warnings denied, then every test (real nats-server).
 test: (ensure "test") frontend-test
+    python3 scripts/check-compose.py
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo nextest run --workspace --locked --no-fail-fast

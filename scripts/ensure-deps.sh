@@ -42,6 +42,15 @@ have cargo || { echo "error: Rust is not installed: see https://rustup.rs" >&2; 
 have nats-server || apt_install nats-server
 
 if [ "$what" = test ]; then
+    # scripts/check-compose.py (compose.yml and the observability files).
+    have python3 || apt_install python3
+    if ! python3 -c 'import yaml' 2>/dev/null; then
+        apt_install python3-yaml
+        python3 -c 'import yaml' 2>/dev/null || {
+            echo "error: $(command -v python3) cannot import yaml: install PyYAML for it (pip install pyyaml)" >&2
+            exit 1
+        }
+    fi
     if have rustup; then
         rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
         rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
