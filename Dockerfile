@@ -36,7 +36,7 @@ COPY crates/ crates/
 COPY nats/ nats/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
-    --mount=type=cache,target=/src/target \
+    --mount=type=cache,id=relais-target,target=/src/target \
     cargo build --release --locked -p relais \
     && install -D -m 0755 target/release/relais /out/relais
 
@@ -50,7 +50,10 @@ ARG CUDA_COMPUTE_CAP=80
 ENV RUSTUP_HOME=/usr/local/rustup \
     CARGO_HOME=/usr/local/cargo \
     PATH=/usr/local/cargo/bin:$PATH \
-    CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP}
+    CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP} \
+    LIBRARY_PATH=/usr/local/cuda/lib64/stubs
+# (candle links libcuda dynamically: the toolkit's stub satisfies the linker,
+# the driver's libcuda.so.1 is loaded at run time.)
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ libc6-dev pkg-config ca-certificates \
     && rm -rf /var/lib/apt/lists/*
@@ -61,7 +64,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates/ crates/
 COPY nats/ nats/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
+    --mount=type=cache,id=relais-target-cuda,target=/src/target \
     cargo build --release --locked -p relais --features relais-model/cuda \
     && install -D -m 0755 target/release/relais /out/relais
 
