@@ -6,6 +6,7 @@
     python3 scripts/check-compose.py --compose PATH [--quick]
 
 Checks (each problem is one line; the exit status is 1 when there is any):
+- every YAML file parses, with no key repeated in a mapping (Compose refuses those);
 - every service has an image or a build; a build's Dockerfile target and
   build args exist in the Dockerfile;
 - every bind-mounted host path, `configs`/`secrets` file and `env_file`
@@ -60,6 +61,24 @@ ENV_EXAMPLE = ".env.example"
 VAR_RE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
+class StrictLoader(yaml.SafeLoader):
+    """Refuses a key repeated in one mapping, as Docker Compose does (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 class Checker:
     def __init__(self, compose_path: Path, use_promtool: bool = True):
         self.compose_path = compose_path
@@ -81,7 +100,7 @@ class Checker:
     def load_yaml(self, path: Path, what: str):
         try:
             with path.open(encoding="utf-8") as f:
-                return yaml.safe_load(f)
+                return yaml.load(f, Loader=StrictLoader)
         except FileNotFoundError:
             self.problem(f"{what}: {self.rel(path)} does not exist")
         except yaml.YAMLError as e:
@@ -569,8 +588,8 @@ def check(compose_path: Path) -> Checker:
 
 
 # -------------------------------------------------------------------- self-test
-def self_test() -> list[str]:
-    """Breaks a copy in one way at a time; returns the breakages the check missed."""
+def self_test() -> tuple[int, list[str]]:
+    """Breaks a copy in one way at a time; returns how many and those the check missed."""
     base = check(REPO / "compose.yml")
     compose = yaml.safe_load((REPO / "compose.yml").read_text(encoding="utf-8"))
     copy_paths = {"compose.yml", ENV_EXAMPLE, "Dockerfile", DEFAULTS_TOML, NATS_CONF}
@@ -604,6 +623,9 @@ def self_test() -> list[str]:
                                     "      smtp:\n        condition: service_started"), "'smtp'"),
         ("bad subcommand", edit("compose.yml", 'command: ["audit"]', 'command: ["auditor"]'), "'auditor'"),
         ("operator command as a service", edit("compose.yml", 'command: ["worker"]', 'command: ["replay"]'), "'replay'"),
+        ("duplicate key", edit("compose.yml", "      RELAIS_NATS__NAME: relais-edge\n",
+                               "      RELAIS_NATS__NAME: relais-edge\n      RELAIS_NATS__NAME: relais-edge2\n"),
+         "duplicate key 'RELAIS_NATS__NAME'"),
         ("no image or build", edit("compose.yml", "    image: postgres:16-bookworm\n", ""), "neither image nor build"),
         ("unknown config key", edit("compose.yml", "RELAIS_EDGE__LISTEN:", "RELAIS_EDGE__LISTEN_ADDR:"), "edge.listen_addr"),
         ("unknown config section", edit("compose.yml", "RELAIS_TELEMETRY__LOG_FORMAT:", "RELAIS_TELEMETRI__LOG_FORMAT:"), "[telemetri]"),
@@ -640,7 +662,7 @@ def self_test() -> list[str]:
             c.run()
             if not any(expect in p for p in c.problems):
                 missed.append(f"{what}: expected a problem mentioning {expect!r}, got {c.problems or 'none'}")
-    return missed
+    return len(cases), missed
 
 
 def main() -> int:
@@ -660,12 +682,12 @@ def main() -> int:
     print(f"check-compose: {args.compose.name} and the files it uses are consistent")
     if args.quick or args.compose.resolve() != (REPO / "compose.yml").resolve():
         return 0
-    missed = self_test()
+    planted, missed = self_test()
     if missed:
         for m in missed:
             print(f"error: self-test: {m}", file=sys.stderr)
         return 1
-    print("check-compose: self-test: every planted breakage was caught")
+    print(f"check-compose: self-test: all {planted} planted breakages were caught")
     return 0
 
 
