@@ -17,6 +17,7 @@
 //!   advisories): a given-up message always becomes an event.
 //! - [`replay`]: [`Bus::replay`] ordered reads by sequence, time and subject.
 //! - [`store`]: [`Bus::kv_bucket`] and [`Bus::object_bucket`] (work on nats-server 2.9).
+//! - `info`: [`Bus::stream_exists`], [`Bus::existing_kv_bucket`]: look-ups that create nothing.
 //! - [`error`]: the one error type, [`BusError`].
 
 pub mod client;
@@ -27,6 +28,7 @@ pub mod declare;
 mod denied;
 pub mod error;
 pub mod headers;
+mod info;
 pub mod replay;
 pub mod store;
 pub mod subscription;
