@@ -8,6 +8,7 @@
 //! - [`AuditSettings`] (module `audit`): the `[audit]` section of `relais audit`
 //!   and the default database of `relais dataset`.
 //! - [`WorkerSettings`] (module `worker`): the `[worker]` section of `relais worker`.
+//! - [`MonitorSettings`] (module `monitor`): the `[monitor]` section of `relais monitor`.
 //! - [`DEFAULTS_TOML`]: the embedded defaults, printed by `relais config defaults`.
 //!
 //! Unknown keys are rejected; values are validated once at start-up so a
@@ -22,10 +23,12 @@ use serde::Deserialize;
 
 mod audit;
 mod edge;
+mod monitor;
 mod worker;
 
 pub use audit::AuditSettings;
 pub use edge::{ApiKeySettings, EdgeSettings, RateLimitSettings};
+pub use monitor::{MonitorSettings, SmtpSecurity, SmtpSettings};
 pub use relais_bus::BusConfig;
 pub use relais_telemetry::TelemetrySettings;
 pub use worker::WorkerSettings;
@@ -46,6 +49,7 @@ pub struct Settings {
     pub edge: EdgeSettings,
     pub audit: AuditSettings,
     pub worker: WorkerSettings,
+    pub monitor: MonitorSettings,
 }
 
 /// The `[dev]` section: how `relais dev` runs the stack on one machine.
@@ -126,6 +130,7 @@ impl Settings {
         self.edge.validate()?;
         self.audit.validate()?;
         self.worker.validate()?;
+        self.monitor.validate()?;
         Ok(())
     }
 }
