@@ -59,4 +59,17 @@ if [ "$what" = test ]; then
         echo "installing cargo-nextest…" >&2
         cargo install cargo-nextest --locked
     fi
+    # The monitor's tests page through a real SMTP server: Python's aiosmtpd
+    # (any python3 on PATH, or Debian's /usr/bin/python3).
+    if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && have apt-get; then
+            apt_install python3-aiosmtpd
+        elif have pip3; then
+            echo "installing aiosmtpd (pip, user site)…" >&2
+            pip3 install --user aiosmtpd
+        else
+            echo "error: the monitor's tests need Python's aiosmtpd: sudo apt-get install -y python3-aiosmtpd (or pip install aiosmtpd)" >&2
+            exit 1
+        fi
+    fi
 fi
