@@ -8,6 +8,7 @@
 //! - `cmd::edge`: `relais edge`, the HTTP front.
 //! - `cmd::audit`: `relais audit`, every event into SQL.
 //! - `cmd::worker`: `relais worker`, translation requests through the model.
+//! - `cmd::monitor`: `relais monitor`, scheduled health checks and e-mail pages.
 //! - `cmd::dataset`: `relais dataset import|export|stats|announce`.
 //! - `cmd::replay`: `relais replay`, the EVENTS stream exported, rebuilt into SQL, or
 //!   replayed against a candidate model.
@@ -50,6 +51,9 @@ enum Command {
     /// Translate requests from the TRANSLATE work queue with the model in
     /// `[worker] model_dir`; run several to share the load.
     Worker,
+    /// Check the running system on a schedule (`[monitor]` settings): publish
+    /// every result as an event and page by e-mail when a check keeps failing.
+    Monitor,
     /// Operator commands on the training dataset.
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
@@ -87,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Edge => tokio_runtime()?.block_on(cmd::edge::run(settings)),
         Command::Audit => tokio_runtime()?.block_on(cmd::audit::run(settings)),
         Command::Worker => tokio_runtime()?.block_on(cmd::worker::run(settings)),
+        Command::Monitor => tokio_runtime()?.block_on(cmd::monitor::run(settings)),
         Command::Dataset(command) => {
             tokio_runtime()?.block_on(cmd::dataset::run(command, settings))
         }

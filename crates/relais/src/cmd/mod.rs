@@ -7,5 +7,6 @@ pub mod dev;
 pub mod edge;
 pub mod export;
 pub mod model;
+pub mod monitor;
 pub mod replay;
 pub mod worker;

@@ -1,0 +1,38 @@
+//! `relais monitor`: scheduled health checks and e-mail pages. Wires
+//! configuration, NATS, metrics and shutdown; everything else lives in the
+//! `relais-monitor` crate.
+
+use anyhow::Context;
+use relais_bus::Bus;
+use relais_config::Settings;
+use relais_monitor::Application;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    relais_telemetry::start_metrics_exporter(&settings.telemetry)?;
+    let mut nats = settings.nats.clone();
+    if nats.name == relais_bus::BusConfig::default().name {
+        nats = nats.named("relais-monitor");
+    }
+    let bus = Bus::connect(&nats).await.context("connecting to NATS")?;
+    let app = Application::build(settings.monitor.clone(), bus)
+        .await
+        .context("starting the monitor")?;
+    let stop = CancellationToken::new();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            tracing::info!("stopping the monitor");
+            stop.cancel();
+        }
+    });
+    app.run_until_stopped(stop)
+        .await
+        .context("running the monitor")
+}
