@@ -132,14 +132,28 @@ async fn a_lookup_that_is_not_answered_in_time_is_503() {
         .await
         .expect("subscribe");
     app.bus.flush().await.expect("flush");
-    let response = app
-        .post_json(
-            "/api/feedback",
-            &json!({"id": Uuid::new_v4(), "correction": "Bonjour"}),
+    // The edge refuses feedback (503) without asking while its own NATS
+    // connection is still coming up: post until the lookup was seen.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let asked = loop {
+        let response = tokio::time::timeout(
+            Duration::from_secs(20),
+            app.post_json(
+                "/api/feedback",
+                &json!({"id": Uuid::new_v4(), "correction": "Bonjour"}),
+            ),
         )
-        .await;
-    assert_error(response, 503, "feedback is unavailable right now").await;
-    let asked = silent.next().await.expect("the edge asked");
+        .await
+        .expect("the edge answers despite the silent audit");
+        assert_error(response, 503, "feedback is unavailable right now").await;
+        if let Ok(asked) = tokio::time::timeout(Duration::from_millis(500), silent.next()).await {
+            break asked.expect("the subscription is open");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the edge never asked the audit service"
+        );
+    };
     assert!(asked.reply.is_some());
     assert!(stored_feedback(&app.bus).await.is_empty());
 }
