@@ -202,3 +202,33 @@ pub fn expected_names(cfg: &Config) -> usize {
     let dec = 2 * (3 + 2 + 3 + 2); // ln1-3, self_attn.{qkv,o}, cross_attn.{q,kv,o}, ff.{up,down}
     1 + usize::from(!cfg.tie_embeddings) + cfg.enc_layers * enc + cfg.dec_layers * dec + 2 * 2
 }
+
+/// Writes a model directory of `cfg` with random weights (seeded) and an
+/// empty training record: what tests and benchmarks of the inference path
+/// use. The caller adds `tokenizer.json`.
+pub fn save_random_model_dir(dir: &Path, cfg: &Config, seed: u64) -> Result<()> {
+    let varmap = candle_nn::VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    Transformer::new(cfg, vb)?;
+    let vars: Vec<(String, candle_core::Var)> = match varmap.data().lock() {
+        Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Err(poisoned) => poisoned
+            .into_inner()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    crate::model::init_weights(&vars, seed)?;
+    let weights: HashMap<String, Tensor> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    let card = ModelCard {
+        config: cfg.clone(),
+        provenance: Provenance::default(),
+        metrics: CardMetrics::default(),
+        training: TrainingInfo::default(),
+        weights_dtype: "f32".into(),
+    };
+    save_model_dir(dir, &weights, &card)
+}

@@ -135,6 +135,40 @@ impl Trainer {
         })
     }
 
+    /// A new run in `run_dir` that starts from the weights of the model
+    /// directory `model_dir` (f32 or f16) instead of random ones. The step
+    /// count, tokens and training time carry over from its `model.json`, so the
+    /// learning-rate schedule continues where that model left it and the
+    /// totals stay honest; the optimiser moments start from zero and the data
+    /// order is a fresh shuffle.
+    pub fn warm_start(
+        model_dir: &Path,
+        opts: TrainOptions,
+        run_dir: &Path,
+        device: &Device,
+    ) -> Result<Self> {
+        let (source, card) = crate::artifacts::load_model(model_dir, device)?;
+        drop(source);
+        let mut trainer = Self::new(&card.config, opts, run_dir, device)?;
+        let bytes = std::fs::read(model_dir.join(crate::artifacts::WEIGHTS_FILE)).map_err(
+            crate::artifacts::io_err("read", &model_dir.join(crate::artifacts::WEIGHTS_FILE)),
+        )?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, device)?;
+        for (name, var) in trainer.opt.params() {
+            let t = tensors.get(name).ok_or_else(|| {
+                ModelError::Data(format!("{}: no weight named {name}", model_dir.display()))
+            })?;
+            var.set(&t.to_dtype(DType::F32)?)?;
+        }
+        let s = &mut trainer.state;
+        s.step = card.training.steps;
+        s.target_tokens = card.training.target_tokens;
+        s.train_secs = card.training.seconds;
+        // Any epoch number the source run cannot have reached: a new order.
+        s.epoch = 1 << 20;
+        Ok(trainer)
+    }
+
     /// Resumes when `run_dir` holds a checkpoint, else starts afresh with `cfg`.
     pub fn open(cfg: &Config, opts: TrainOptions, run_dir: &Path, device: &Device) -> Result<Self> {
         if checkpoint::latest(run_dir)?.is_some() {

@@ -48,6 +48,10 @@ pub struct TrainArgs {
     /// Continue from the latest checkpoint in DIR.
     #[arg(long)]
     resume: bool,
+    /// Start a new run from the weights (and tokenizer) of this model
+    /// directory instead of random weights; its step count carries over.
+    #[arg(long, value_name = "MODEL_DIR", conflicts_with_all = ["resume", "config"])]
+    init_from: Option<PathBuf>,
     /// Stop when the run reaches this many optimiser steps (over all sessions).
     #[arg(long)]
     max_steps: Option<u64>,
@@ -148,6 +152,19 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         splits.test.len()
     );
     let tok_path = args.out.join(TOKENIZER_FILE);
+    if let Some(init) = &args.init_from {
+        let from = init.join(TOKENIZER_FILE);
+        if !tok_path.is_file() {
+            std::fs::copy(&from, &tok_path)
+                .with_context(|| format!("copying {} into the run", from.display()))?;
+        } else if std::fs::read(&from).ok() != std::fs::read(&tok_path).ok() {
+            bail!(
+                "{} holds another tokenizer than {}",
+                args.out.display(),
+                init.display()
+            );
+        }
+    }
     let tok = if tok_path.is_file() {
         TextTokenizer::load(&tok_path).with_context(|| format!("loading {}", tok_path.display()))?
     } else {
@@ -216,6 +233,15 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let mut trainer = if args.resume {
         let t = Trainer::resume(opts, &args.out, &device).context("resuming")?;
         eprintln!("resuming at step {}", t.state().step);
+        t
+    } else if let Some(init) = &args.init_from {
+        let t = Trainer::warm_start(init, opts, &args.out, &device)
+            .with_context(|| format!("starting from {}", init.display()))?;
+        eprintln!(
+            "starting from the weights of {} (step {})",
+            init.display(),
+            t.state().step
+        );
         t
     } else {
         let cfg = match &args.config {
