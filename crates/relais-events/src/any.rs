@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use crate::{
     DatasetUpdated, DeadLettered, Envelope, Event, EventError, FeedbackSubmitted, ModelPromoted,
-    ModelRegistered, ModelRolledBack, MonitorAlert, MonitorCheck, RawEnvelope, TrainingProgress,
-    TranslationCompleted, TranslationFailed, TranslationRequested,
+    ModelRegistered, ModelRejected, ModelRolledBack, MonitorAlert, MonitorCheck, RawEnvelope,
+    TrainingProgress, TranslationCompleted, TranslationFailed, TranslationRequested,
 };
 
 /// An envelope holding an event of any known type.
@@ -80,6 +80,7 @@ any_event!(
     ModelRegistered,
     ModelPromoted,
     ModelRolledBack,
+    ModelRejected,
     TrainingProgress,
     MonitorCheck,
     MonitorAlert,

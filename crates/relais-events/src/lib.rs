@@ -37,7 +37,7 @@ pub use envelope::{Envelope, Event, RawEnvelope, CONTENT_TYPE, SPEC_VERSION};
 pub use error::EventError;
 pub use feedback::FeedbackSubmitted;
 pub use lookup::{TranslationLookup, TranslationLookupReply};
-pub use model::{ModelMetrics, ModelPromoted, ModelRegistered, ModelRolledBack};
+pub use model::{ModelMetrics, ModelPromoted, ModelRegistered, ModelRejected, ModelRolledBack};
 pub use monitor::{AlertState, CheckStatus, MonitorAlert, MonitorCheck};
 pub use training::{TrainingPhase, TrainingProgress};
 pub use translation::{

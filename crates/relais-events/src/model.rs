@@ -10,12 +10,12 @@ use crate::Event;
 /// Quality of a model version on the held-out split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelMetrics {
-    /// Corpus BLEU (sacreBLEU-compatible), 0–100.
-    pub bleu: f64,
-    /// chrF, 0–100.
-    pub chrf: f64,
-    /// Validation loss (label-smoothed cross-entropy).
-    pub valid_loss: f64,
+    /// Corpus BLEU (sacreBLEU-compatible), 0–100; absent when not measured.
+    pub bleu: Option<f64>,
+    /// chrF, 0–100; absent when not measured.
+    pub chrf: Option<f64>,
+    /// Validation loss (cross-entropy per target token); absent when not measured.
+    pub valid_loss: Option<f64>,
 }
 
 /// A model version was stored in the registry.
@@ -82,5 +82,27 @@ impl Event for ModelRolledBack {
 
     fn subject(&self) -> String {
         subject::MODEL_ROLLED_BACK.to_owned()
+    }
+}
+
+/// A worker refused to switch to a model version (bad checksum, unloadable
+/// files, a failed smoke translation) and kept serving the one it had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelRejected {
+    /// The version that was refused.
+    pub version: String,
+    /// The worker that refused it.
+    pub worker_id: String,
+    /// The version the worker keeps serving, if it has one.
+    pub serving: Option<String>,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl Event for ModelRejected {
+    const TYPE: &'static str = "relais.model.rejected.v1";
+
+    fn subject(&self) -> String {
+        subject::MODEL_REJECTED.to_owned()
     }
 }

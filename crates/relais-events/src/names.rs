@@ -69,6 +69,8 @@ pub mod subject {
     pub const MODEL_PROMOTED: &str = "events.model.promoted";
     /// `production` was moved back to an earlier version.
     pub const MODEL_ROLLED_BACK: &str = "events.model.rolled_back";
+    /// A worker refused a model version and kept the one it had.
+    pub const MODEL_REJECTED: &str = "events.model.rejected";
     /// Progress of a training run.
     pub const TRAINING_PROGRESS: &str = "events.training.progress";
     /// Prefix of `events.monitor.check.<check>`.
@@ -156,6 +158,7 @@ mod tests {
             subject::MODEL_REGISTERED.to_owned(),
             subject::MODEL_PROMOTED.to_owned(),
             subject::MODEL_ROLLED_BACK.to_owned(),
+            subject::MODEL_REJECTED.to_owned(),
             subject::TRAINING_PROGRESS.to_owned(),
             subject::monitor_check("c"),
             subject::monitor_alert("c"),

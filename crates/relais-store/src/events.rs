@@ -83,6 +83,7 @@ async fn project(tx: &mut Tx, envelope: &AnyEnvelope) -> Result<(), StoreError> 
         // Logged only: dataset versions are written by the store itself, the
         // rest (training progress, monitor, dead letters) has no table.
         AnyEvent::DatasetUpdated(_)
+        | AnyEvent::ModelRejected(_)
         | AnyEvent::TrainingProgress(_)
         | AnyEvent::MonitorCheck(_)
         | AnyEvent::MonitorAlert(_)

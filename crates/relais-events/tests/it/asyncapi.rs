@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use relais_events::names::{header, subject};
 use relais_events::{
     schema, AnyEvent, DatasetUpdated, DeadLettered, Event, FeedbackSubmitted, ModelPromoted,
-    ModelRegistered, ModelRolledBack, MonitorAlert, MonitorCheck, TrainingProgress,
+    ModelRegistered, ModelRejected, ModelRolledBack, MonitorAlert, MonitorCheck, TrainingProgress,
     TranslationCompleted, TranslationFailed, TranslationRequested,
 };
 use serde_json::Value;
@@ -39,6 +39,7 @@ fn addresses() -> Vec<(&'static str, String)> {
         (ModelRegistered::TYPE, subject::MODEL_REGISTERED.into()),
         (ModelPromoted::TYPE, subject::MODEL_PROMOTED.into()),
         (ModelRolledBack::TYPE, subject::MODEL_ROLLED_BACK.into()),
+        (ModelRejected::TYPE, subject::MODEL_REJECTED.into()),
         (TrainingProgress::TYPE, subject::TRAINING_PROGRESS.into()),
         (MonitorCheck::TYPE, subject::monitor_check("{check}")),
         (MonitorAlert::TYPE, subject::monitor_alert("{check}")),

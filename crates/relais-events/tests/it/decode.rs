@@ -38,6 +38,7 @@ fn subjects_follow_the_names_module() {
             "events.model.registered",
             "events.model.promoted",
             "events.model.rolled_back",
+            "events.model.rejected",
             "events.training.progress",
             "events.monitor.check.translate_roundtrip",
             "events.monitor.alert.translate_roundtrip",

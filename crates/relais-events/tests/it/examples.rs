@@ -5,8 +5,8 @@ use relais_events::names::stream;
 use relais_events::{
     AlertState, AnyEnvelope, AnyEvent, CheckStatus, DatasetSource, DatasetUpdated, DeadLettered,
     Envelope, Event, FailureReason, FeedbackSubmitted, ModelMetrics, ModelPromoted,
-    ModelRegistered, ModelRolledBack, MonitorAlert, MonitorCheck, TrainingPhase, TrainingProgress,
-    TranslationCompleted, TranslationFailed, TranslationRequested,
+    ModelRegistered, ModelRejected, ModelRolledBack, MonitorAlert, MonitorCheck, TrainingPhase,
+    TrainingProgress, TranslationCompleted, TranslationFailed, TranslationRequested,
 };
 use uuid::Uuid;
 
@@ -99,9 +99,9 @@ pub fn all() -> Vec<AnyEnvelope> {
             ModelRegistered {
                 version: "2026-12-04.1".into(),
                 metrics: ModelMetrics {
-                    bleu: 34.5,
-                    chrf: 58.25,
-                    valid_loss: 1.875,
+                    bleu: Some(34.5),
+                    chrf: Some(58.25),
+                    valid_loss: Some(1.875),
                 },
                 parent: Some("2026-12-01.3".into()),
                 dataset_version: 3,
@@ -125,6 +125,15 @@ pub fn all() -> Vec<AnyEnvelope> {
                 to_version: "2026-12-01.3".into(),
                 actor: "alice".into(),
                 reason: "complaints about names being translated".into(),
+            },
+        )),
+        checked(Envelope::new(
+            "relais/worker",
+            ModelRejected {
+                version: "2026-12-05.1".into(),
+                worker_id: "worker-3fa2c1d0".into(),
+                serving: Some("2026-12-04.1".into()),
+                reason: "model.safetensors: checksum mismatch".into(),
             },
         )),
         checked(Envelope::new(

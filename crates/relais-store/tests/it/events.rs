@@ -187,9 +187,9 @@ async fn model_versions_follow_register_promote_rollback(store: Store) {
     let register = |version: &str, bleu| ModelRegistered {
         version: version.into(),
         metrics: ModelMetrics {
-            bleu,
-            chrf: 50.5,
-            valid_loss: 2.25,
+            bleu: Some(bleu),
+            chrf: Some(50.5),
+            valid_loss: Some(2.25),
         },
         parent: None,
         dataset_version: 1,
