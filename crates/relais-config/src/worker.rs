@@ -36,6 +36,16 @@ pub struct WorkerSettings {
     /// Deliveries of one request before it becomes a `deliveries_exhausted`
     /// failure event.
     pub max_deliver: i64,
+    /// Serve the registry's production version and follow its promotions.
+    #[serde(default)]
+    pub follow_registry: bool,
+    /// Where registry versions are downloaded.
+    #[serde(default = "default_model_cache")]
+    pub model_cache: PathBuf,
+}
+
+fn default_model_cache() -> PathBuf {
+    PathBuf::from(".relais/models")
 }
 
 impl WorkerSettings {
@@ -122,6 +132,7 @@ mod tests {
         assert_eq!(s.worker.max_batch, 16);
         assert_eq!(s.worker.max_wait, std::time::Duration::from_millis(20));
         assert_eq!(s.worker.max_deliver, 3);
+        assert!(s.worker.follow_registry);
     }
 
     #[test]

@@ -1,17 +1,16 @@
 //! Building and running the service: [`Application::build`] →
 //! [`Application::run_until_stopped`].
 
-use std::sync::Arc;
-
 use relais_bus::{run_consumer_with, watch_dead_letters, Bus, ConsumerOptions, ConsumerSpec};
 use relais_config::WorkerSettings;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::batch::{accept, Batcher};
+use crate::follow::{follow_production, prepare, reject};
 use crate::publish::{Publisher, SOURCE};
-use crate::{metrics, Layout, Translator, WorkerError};
+use crate::{metrics, Layout, ModelSlot, Translator, WorkerError};
 
 /// A worker with its model loaded and its stream and consumer declared.
 #[derive(Debug)]
@@ -19,7 +18,7 @@ pub struct Application {
     settings: WorkerSettings,
     bus: Bus,
     layout: Layout,
-    translator: Arc<Translator>,
+    slot: ModelSlot,
     consumer: ConsumerSpec,
     worker_id: String,
 }
@@ -34,13 +33,6 @@ impl Application {
         layout: Layout,
     ) -> Result<Application, WorkerError> {
         settings.validate()?;
-        let dir = settings.model_dir.clone();
-        let translator = tokio::task::spawn_blocking(move || Translator::load(dir))
-            .await
-            .map_err(|source| WorkerError::Task {
-                task: "model loading",
-                source,
-            })??;
         layout.topology(&settings).declare(&bus).await?;
         let consumer = layout.workers_consumer(&settings);
         let worker_id = if settings.worker_id.is_empty() {
@@ -48,6 +40,22 @@ impl Application {
             format!("worker-{}", &id[..8])
         } else {
             settings.worker_id.clone()
+        };
+        let production = match settings.follow_registry {
+            true => production_model(&bus, &settings, &worker_id).await,
+            false => None,
+        };
+        let translator = match production {
+            Some(translator) => translator,
+            None => {
+                let dir = settings.model_dir.clone();
+                tokio::task::spawn_blocking(move || Translator::load(dir))
+                    .await
+                    .map_err(|source| WorkerError::Task {
+                        task: "model loading",
+                        source,
+                    })??
+            }
         };
         metrics::describe();
         metrics::model_loaded(translator.version());
@@ -57,7 +65,7 @@ impl Application {
             settings,
             bus,
             layout,
-            translator: Arc::new(translator),
+            slot: ModelSlot::new(translator),
             consumer,
             worker_id,
         })
@@ -68,9 +76,14 @@ impl Application {
         &self.worker_id
     }
 
-    /// The loaded model's version.
-    pub fn model_version(&self) -> &str {
-        self.translator.version()
+    /// The version of the model it serves now.
+    pub fn model_version(&self) -> String {
+        self.slot.current().version().to_owned()
+    }
+
+    /// The model it serves (swapped when a new version is promoted).
+    pub fn model_slot(&self) -> &ModelSlot {
+        &self.slot
     }
 
     /// The durable consumer this worker pulls from.
@@ -89,7 +102,7 @@ impl Application {
             bus: self.bus.clone(),
             layout: self.layout.clone(),
             worker_id: self.worker_id.clone(),
-            model_version: self.translator.version().to_owned(),
+            slot: self.slot.clone(),
         };
         let policy = {
             let publisher = publisher.clone();
@@ -100,7 +113,7 @@ impl Application {
         let max_batch = self.settings.max_batch;
         let (jobs, queued) = mpsc::channel(max_batch * 2);
         let batcher = Batcher {
-            translator: Arc::clone(&self.translator),
+            slot: self.slot.clone(),
             publisher: publisher.clone(),
             max_batch,
             max_wait: self.settings.max_wait,
@@ -125,14 +138,64 @@ impl Application {
             watching.cancel();
             consumed
         };
-        let (consumed, (), watched) = tokio::join!(
+        let following = async {
+            if !self.settings.follow_registry {
+                return Ok(());
+            }
+            follow_production(
+                self.bus.clone(),
+                self.slot.clone(),
+                self.settings.model_cache.clone(),
+                self.worker_id.clone(),
+                watching.clone(),
+            )
+            .await
+        };
+        let (consumed, (), watched, followed) = tokio::join!(
             consuming,
             batcher.run(queued),
             watch_dead_letters(&self.bus, &self.consumer, policy, watching.clone()),
+            following,
         );
         consumed?;
         watched?;
+        followed?;
         info!(worker_id = %self.worker_id, "worker stopped");
         Ok(())
+    }
+}
+
+/// The registry's production version, downloaded, verified and smoke-tested;
+/// `None` (serve `model_dir`) when there is no registry or no production
+/// version yet, or when it cannot be used (then it is rejected with an event).
+async fn production_model(
+    bus: &Bus,
+    settings: &WorkerSettings,
+    worker_id: &str,
+) -> Option<Translator> {
+    let registry = match relais_registry::Registry::open(bus).await {
+        Ok(registry) => registry,
+        Err(e) => {
+            warn!(error = %e, "no model registry; serving model_dir");
+            return None;
+        }
+    };
+    let version = match registry.production().await {
+        Ok(Some(version)) => version,
+        Ok(None) => {
+            info!("no production version in the registry yet; serving model_dir");
+            return None;
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot read the production alias; serving model_dir");
+            return None;
+        }
+    };
+    match prepare(&registry, &version, &settings.model_cache).await {
+        Ok(translator) => Some(translator),
+        Err(reason) => {
+            reject(bus, worker_id, &version, None, &reason).await;
+            None
+        }
     }
 }

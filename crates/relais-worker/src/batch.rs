@@ -16,7 +16,7 @@ use tracing::{debug, error, warn};
 
 use crate::metrics;
 use crate::publish::{Publisher, Timing};
-use crate::{Translator, WorkerError};
+use crate::{ModelSlot, Translator, WorkerError};
 
 /// How long a request whose outcome could not be published waits before it
 /// is redelivered.
@@ -92,7 +92,7 @@ fn settle(published: Result<(), relais_bus::BusError>) -> Outcome {
 
 /// Collects jobs into batches and runs them, one batch at a time.
 pub(crate) struct Batcher {
-    pub(crate) translator: Arc<Translator>,
+    pub(crate) slot: ModelSlot,
     pub(crate) publisher: Publisher,
     pub(crate) max_batch: usize,
     pub(crate) max_wait: Duration,
@@ -137,7 +137,9 @@ impl Batcher {
             .collect();
         let started = Instant::now();
         let texts: Vec<String> = live.iter().map(|j| j.request.data.text.clone()).collect();
-        let results = match self.decode(&live, texts).await {
+        // The whole batch (and its retries) runs on the model current now.
+        let translator = self.slot.current();
+        let results = match self.decode(&translator, &live, texts).await {
             Ok(translations) => translations.into_iter().map(Ok).collect(),
             Err(e) if live.len() > 1 => {
                 warn!(error = %e, size = live.len(), "batch failed, decoding its requests one by one");
@@ -145,6 +147,7 @@ impl Batcher {
                 for job in &live {
                     let one = self
                         .decode(
+                            &translator,
                             std::slice::from_ref(job),
                             vec![job.request.data.text.clone()],
                         )
@@ -160,6 +163,7 @@ impl Batcher {
         metrics::batch(live.len(), latency);
         debug!(size = live.len(), ?latency, "batch decoded");
         let size = u32::try_from(live.len()).unwrap_or(u32::MAX);
+        let version = translator.version();
         let publishing = live
             .into_iter()
             .zip(results)
@@ -173,7 +177,13 @@ impl Batcher {
                             batch_size: size,
                         };
                         self.publisher
-                            .completed(&job.request, job.delivery.headers(), translation, timing)
+                            .completed(
+                                &job.request,
+                                job.delivery.headers(),
+                                translation,
+                                version,
+                                timing,
+                            )
                             .await
                     }
                     Err(e) => {
@@ -195,8 +205,13 @@ impl Batcher {
 
     /// Translates `texts` on a blocking thread, marking `jobs` in progress
     /// every `progress_every` while it runs.
-    async fn decode(&self, jobs: &[Job], texts: Vec<String>) -> Result<Vec<String>, WorkerError> {
-        let translator = Arc::clone(&self.translator);
+    async fn decode(
+        &self,
+        translator: &Arc<Translator>,
+        jobs: &[Job],
+        texts: Vec<String>,
+    ) -> Result<Vec<String>, WorkerError> {
+        let translator = Arc::clone(translator);
         let mut decoding = tokio::task::spawn_blocking(move || translator.translate_batch(&texts));
         let start = tokio::time::Instant::now() + self.progress_every;
         let mut progress = tokio::time::interval_at(start, self.progress_every);

@@ -120,6 +120,8 @@ mod tests {
             progress_every: Duration::from_secs(1),
             ack_wait: Duration::from_secs(7),
             max_deliver: 2,
+            follow_registry: false,
+            model_cache: "cache".into(),
         }
     }
 

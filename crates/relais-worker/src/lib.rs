@@ -23,9 +23,11 @@
 mod app;
 mod batch;
 mod error;
+pub mod follow;
 mod layout;
 pub mod metrics;
 mod publish;
+mod slot;
 pub mod translator;
 
 pub use app::Application;
@@ -33,4 +35,5 @@ pub use error::WorkerError;
 pub use layout::Layout;
 pub use publish::SOURCE;
 pub use relais_config::WorkerSettings;
+pub use slot::ModelSlot;
 pub use translator::Translator;

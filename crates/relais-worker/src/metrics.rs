@@ -33,6 +33,11 @@ pub(crate) fn model_loaded(version: &str) {
     metrics::gauge!(MODEL_INFO, "version" => version.to_owned()).set(1.0);
 }
 
+pub(crate) fn model_swapped(old: &str, new: &str) {
+    metrics::gauge!(MODEL_INFO, "version" => old.to_owned()).set(0.0);
+    model_loaded(new);
+}
+
 pub(crate) fn batch(size: usize, latency: Duration) {
     metrics::histogram!(BATCH_SIZE).record(size as f64);
     let latency_hist = metrics::histogram!(TRANSLATE_LATENCY_SECONDS);

@@ -8,7 +8,7 @@ use relais_events::{
 use uuid::Uuid;
 
 use crate::metrics;
-use crate::Layout;
+use crate::{Layout, ModelSlot};
 
 /// CloudEvents `source` of what the worker publishes.
 pub const SOURCE: &str = "relais/worker";
@@ -19,7 +19,8 @@ pub(crate) struct Publisher {
     pub(crate) bus: Bus,
     pub(crate) layout: Layout,
     pub(crate) worker_id: String,
-    pub(crate) model_version: String,
+    /// Names the current model on failures.
+    pub(crate) slot: ModelSlot,
 }
 
 /// Measurements carried on a completion.
@@ -37,6 +38,7 @@ impl Publisher {
         request: &Envelope<TranslationRequested>,
         headers: &Headers,
         translation: String,
+        model_version: &str,
         timing: Timing,
     ) -> Result<(), BusError> {
         let req = &request.data;
@@ -45,7 +47,7 @@ impl Publisher {
             edge_id: req.edge_id.clone(),
             text: req.text.clone(),
             translation,
-            model_version: self.model_version.clone(),
+            model_version: model_version.to_owned(),
             worker_id: self.worker_id.clone(),
             latency_ms: timing.latency_ms,
             queue_ms: timing.queue_ms,
@@ -104,7 +106,7 @@ impl Publisher {
             reason,
             message,
             worker_id: Some(self.worker_id.clone()),
-            model_version: Some(self.model_version.clone()),
+            model_version: Some(self.slot.current().version().to_owned()),
         }
     }
 

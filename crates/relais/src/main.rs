@@ -10,6 +10,7 @@
 //! - `cmd::worker`: `relais worker`, translation requests through the model.
 //! - `cmd::monitor`: `relais monitor`, scheduled health checks and e-mail pages.
 //! - `cmd::dataset`: `relais dataset import|export|stats|announce`.
+//! - `cmd::registry`: `relais model list|show|register|promote|rollback`.
 //! - `cmd::replay`: `relais replay`, the EVENTS stream exported, rebuilt into SQL, or
 //!   replayed against a candidate model.
 
@@ -62,7 +63,10 @@ enum Command {
     /// audit database, or score a candidate model on the recorded requests.
     Replay(cmd::replay::ReplayArgs),
     #[command(flatten)]
-    Model(cmd::model::ModelCommand),
+    ModelTools(cmd::model::ModelCommand),
+    /// The model registry on NATS: list, show, register, promote, roll back.
+    #[command(subcommand)]
+    Model(cmd::registry::RegistryCommand),
     /// Copy a model directory with f16 (shipped form) or f32 weights.
     Export(cmd::export::ExportArgs),
 }
@@ -96,7 +100,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tokio_runtime()?.block_on(cmd::dataset::run(command, settings))
         }
         Command::Replay(args) => tokio_runtime()?.block_on(cmd::replay::run(args, settings)),
-        Command::Model(command) => cmd::model::run(command),
+        Command::ModelTools(command) => cmd::model::run(command),
+        Command::Model(command) => tokio_runtime()?.block_on(cmd::registry::run(command, settings)),
         Command::Export(args) => cmd::export::run(args),
     }
 }

@@ -1,19 +1,16 @@
 //! Shared set-up: a private NATS server, a random-weight tiny model directory,
 //! running workers on an isolated (prefixed) layout, requests and outcomes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
 use chrono::{DateTime, Utc};
 use relais_bus::{Bus, BusConfig, Headers, Subscription};
 use relais_events::{
     Envelope, RawEnvelope, TranslationCompleted, TranslationFailed, TranslationRequested,
 };
-use relais_model::artifacts::{save_model_dir, ModelCard, TOKENIZER_FILE};
-use relais_model::{Config, Transformer};
+use relais_model::artifacts::{save_random_model_dir, TOKENIZER_FILE};
+use relais_model::Config;
 use relais_testkit::{unique_name, NatsServer};
 use relais_text::TextTokenizer;
 use relais_worker::{Application, Layout, WorkerError, WorkerSettings};
@@ -39,32 +36,15 @@ const CORPUS: &[&str] = &[
 /// Writes a tiny random-weight model directory `root/<MODEL_VERSION>`:
 /// weights, `model.json` and a tokenizer trained on a few sentences.
 pub fn tiny_model_dir(root: &Path) -> PathBuf {
-    let dir = root.join(MODEL_VERSION);
+    tiny_model_dir_named(root, MODEL_VERSION, 7)
+}
+
+/// As [`tiny_model_dir`], named `name`, with weights from `seed`.
+pub fn tiny_model_dir_named(root: &Path, name: &str, seed: u64) -> PathBuf {
+    let dir = root.join(name);
     let tokenizer = TextTokenizer::train(CORPUS.iter().copied(), 300).expect("tokenizer trains");
     let config = Config::tiny(tokenizer.vocab_size());
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    Transformer::new(&config, vb).expect("model builds");
-    let vars: Vec<(String, candle_core::Var)> = varmap
-        .data()
-        .lock()
-        .expect("varmap")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    relais_model::model::init_weights(&vars, 7).expect("init");
-    let weights: HashMap<String, Tensor> = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    let card = ModelCard {
-        config,
-        provenance: Default::default(),
-        metrics: Default::default(),
-        training: Default::default(),
-        weights_dtype: "f32".into(),
-    };
-    save_model_dir(&dir, &weights, &card).expect("model dir saved");
+    save_random_model_dir(&dir, &config, seed).expect("model dir saved");
     tokenizer
         .save(dir.join(TOKENIZER_FILE))
         .expect("tokenizer saved");
@@ -81,6 +61,8 @@ pub fn settings(model_dir: &Path) -> WorkerSettings {
         progress_every: Duration::from_millis(500),
         ack_wait: Duration::from_secs(2),
         max_deliver: 5,
+        follow_registry: false,
+        model_cache: model_dir.with_file_name("model-cache"),
     }
 }
 
@@ -110,6 +92,11 @@ impl World {
             model_dir,
             _root: root,
         }
+    }
+
+    /// The temporary directory the world's files live in.
+    pub fn root(&self) -> &Path {
+        self._root.path()
     }
 
     /// Builds and starts a worker with `settings`.

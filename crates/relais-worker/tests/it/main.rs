@@ -3,5 +3,6 @@
 mod e2e;
 mod failures;
 mod helpers;
+mod swap;
 mod translate;
 mod translator;

@@ -78,6 +78,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     bus.ensure_topology(&Topology::relais().streams_only())
         .await
         .context("declaring streams and consumers")?;
+    if settings.worker.follow_registry {
+        super::registry::seed(&bus, &settings.worker.model_dir).await?;
+    }
 
     for service in SERVICES {
         children.push(start_service(service, dev_metrics)?);

@@ -8,5 +8,6 @@ pub mod edge;
 pub mod export;
 pub mod model;
 pub mod monitor;
+pub mod registry;
 pub mod replay;
 pub mod worker;
