@@ -9,6 +9,7 @@
 //!   and the default database of `relais dataset`.
 //! - [`WorkerSettings`] (module `worker`): the `[worker]` section of `relais worker`.
 //! - [`MonitorSettings`] (module `monitor`): the `[monitor]` section of `relais monitor`.
+//! - [`TrainerSettings`] (module `trainer`): the `[trainer]` section of `relais trainer`.
 //! - [`DEFAULTS_TOML`]: the embedded defaults, printed by `relais config defaults`.
 //!
 //! Unknown keys are rejected; values are validated once at start-up so a
@@ -24,6 +25,7 @@ use serde::Deserialize;
 mod audit;
 mod edge;
 mod monitor;
+mod trainer;
 mod worker;
 
 pub use audit::AuditSettings;
@@ -31,6 +33,7 @@ pub use edge::{ApiKeySettings, EdgeSettings, RateLimitSettings};
 pub use monitor::{MonitorSettings, SmtpSecurity, SmtpSettings};
 pub use relais_bus::BusConfig;
 pub use relais_telemetry::TelemetrySettings;
+pub use trainer::TrainerSettings;
 pub use worker::WorkerSettings;
 
 /// The commented defaults compiled into the binary.
@@ -50,6 +53,7 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub worker: WorkerSettings,
     pub monitor: MonitorSettings,
+    pub trainer: TrainerSettings,
 }
 
 /// The `[dev]` section: how `relais dev` runs the stack on one machine.
@@ -131,6 +135,7 @@ impl Settings {
         self.audit.validate()?;
         self.worker.validate()?;
         self.monitor.validate()?;
+        self.trainer.validate()?;
         Ok(())
     }
 }

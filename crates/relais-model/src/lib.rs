@@ -54,7 +54,7 @@ pub use batch::Pair;
 pub use config::Config;
 pub use error::{ModelError, Result};
 pub use model::Transformer;
-pub use train::{Scores, TrainData, TrainOptions, Trainer};
+pub use train::{mean_loss, Progress, Scores, TrainData, TrainOptions, Trainer};
 
 /// The device models run on: the first CUDA GPU when built with the `cuda`
 /// feature (falling back to the CPU when none is present), else the CPU.

@@ -9,6 +9,7 @@
 //! - `cmd::audit`: `relais audit`, every event into SQL.
 //! - `cmd::worker`: `relais worker`, translation requests through the model.
 //! - `cmd::monitor`: `relais monitor`, scheduled health checks and e-mail pages.
+//! - `cmd::trainer`: `relais trainer`, continuous training and promotion.
 //! - `cmd::dataset`: `relais dataset import|export|stats|announce`.
 //! - `cmd::registry`: `relais model list|show|register|promote|rollback`.
 //! - `cmd::replay`: `relais replay`, the EVENTS stream exported, rebuilt into SQL, or
@@ -55,6 +56,10 @@ enum Command {
     /// Check the running system on a schedule (`[monitor]` settings): publish
     /// every result as an event and page by e-mail when a check keeps failing.
     Monitor,
+    /// Retrain when the dataset changes (or on a schedule), judge each
+    /// candidate against production on the held-out test split, register it
+    /// and promote it only when better (`[trainer]` settings).
+    Trainer,
     /// Operator commands on the training dataset.
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
@@ -96,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit => tokio_runtime()?.block_on(cmd::audit::run(settings)),
         Command::Worker => tokio_runtime()?.block_on(cmd::worker::run(settings)),
         Command::Monitor => tokio_runtime()?.block_on(cmd::monitor::run(settings)),
+        Command::Trainer => tokio_runtime()?.block_on(cmd::trainer::run(settings)),
         Command::Dataset(command) => {
             tokio_runtime()?.block_on(cmd::dataset::run(command, settings))
         }

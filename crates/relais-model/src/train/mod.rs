@@ -35,7 +35,18 @@ pub struct Trainer {
     state: TrainState,
     run_dir: PathBuf,
     device: Device,
+    progress: Option<Box<ProgressFn>>,
 }
+
+/// A point of the run as it happens, for [`Trainer::on_progress`].
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    Train(&'a TrainPoint),
+    Valid(&'a ValidPoint),
+}
+
+/// Called with every training-curve and validation point.
+pub type ProgressFn = dyn FnMut(Progress<'_>) + Send;
 
 impl std::fmt::Debug for Trainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,6 +73,12 @@ fn total_loss(
         tokens += batch.tokens;
     }
     Ok(loss / tokens.max(1) as f64)
+}
+
+/// Mean negative log-likelihood per target token of `model` on `pairs`
+/// (no label smoothing): how candidate and production models are compared.
+pub fn mean_loss(model: &Transformer, pairs: &[Pair], max_tokens: usize) -> Result<f64> {
+    total_loss(model, pairs, max_tokens, 0.0)
 }
 
 /// A short description of the machine, for `model.json`.
@@ -108,6 +125,7 @@ impl Trainer {
             state,
             run_dir: run_dir.to_path_buf(),
             device: device.clone(),
+            progress: None,
         })
     }
 
@@ -132,6 +150,7 @@ impl Trainer {
             state,
             run_dir: run_dir.to_path_buf(),
             device: device.clone(),
+            progress: None,
         })
     }
 
@@ -191,6 +210,12 @@ impl Trainer {
 
     pub fn model(&self) -> &Transformer {
         &self.model
+    }
+
+    /// Reports every training-curve point and validation to `f` (e.g. to
+    /// publish progress events) besides the log and `metrics.json`.
+    pub fn on_progress(&mut self, f: impl FnMut(Progress<'_>) + Send + 'static) {
+        self.progress = Some(Box::new(f));
     }
 
     pub fn state(&self) -> &TrainState {
@@ -319,6 +344,9 @@ impl Trainer {
             chrf: scores.map(|x| x.chrf),
             elapsed_secs: elapsed,
         });
+        if let (Some(report), Some(point)) = (self.progress.as_mut(), s.valid_curve.last()) {
+            report(Progress::Valid(point));
+        }
         if better_loss {
             s.best_valid_loss = Some(loss);
         }
@@ -470,6 +498,9 @@ impl Trainer {
                         "step {} loss {:.4} lr {:.2e} |g| {:.2} {:.0} tok/s epoch {} elapsed {:.0}s",
                         point.step, point.loss, lr, point.grad_norm, point.tokens_per_sec, self.state.epoch, point.elapsed_secs
                     );
+                }
+                if let Some(report) = self.progress.as_mut() {
+                    report(Progress::Train(&point));
                 }
                 self.state.train_curve.push(point);
                 (win_loss, win_tokens, win_steps, win_norm) = (0.0, 0, 0, 0.0);

@@ -10,4 +10,5 @@ pub mod model;
 pub mod monitor;
 pub mod registry;
 pub mod replay;
+pub mod trainer;
 pub mod worker;

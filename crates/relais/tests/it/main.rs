@@ -1,3 +1,4 @@
 //! Integration tests of the `relais` binary, run as a real process.
 
 mod dev;
+mod trainer;
