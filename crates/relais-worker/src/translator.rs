@@ -20,6 +20,9 @@ pub struct Translator {
     tokenizer: TextTokenizer,
     version: String,
     dir: PathBuf,
+    /// `byte_fallback[id]`: the piece is a raw byte (`<0xNN>`), i.e. text the
+    /// vocabulary learned from the training data has no subword for.
+    byte_fallback: Vec<bool>,
 }
 
 impl std::fmt::Debug for Translator {
@@ -63,11 +66,19 @@ impl Translator {
             });
         }
         let version = version_of(&dir);
+        let byte_fallback = (0..tokenizer.vocab_size() as u32)
+            .map(|id| {
+                tokenizer
+                    .id_to_token(id)
+                    .is_some_and(|t| t.len() == 6 && t.starts_with("<0x") && t.ends_with('>'))
+            })
+            .collect();
         Ok(Translator {
             model,
             tokenizer,
             version,
             dir,
+            byte_fallback,
         })
     }
 
@@ -110,6 +121,7 @@ impl Translator {
             }
             segments.push(segs);
         }
+        self.record_drift(&sources);
         let hyps = relais_model::decode::greedy(&self.model, &sources)?;
         let mut translated: Vec<Vec<String>> = segments
             .iter()
@@ -129,6 +141,21 @@ impl Translator {
                 reassemble(&pairs)
             })
             .collect())
+    }
+}
+
+impl Translator {
+    /// The data-drift signal: how many input subwords are raw-byte fallbacks
+    /// (characters the training data never showed; near zero on Tatoeba-like
+    /// input) and how long inputs are, in subwords.
+    fn record_drift(&self, sources: &[Vec<u32>]) {
+        let fallback = sources
+            .iter()
+            .flatten()
+            .filter(|&&id| self.byte_fallback.get(id as usize).copied().unwrap_or(true))
+            .count();
+        let lengths: Vec<usize> = sources.iter().map(Vec::len).collect();
+        crate::metrics::input_drift(fallback, &lengths);
     }
 }
 

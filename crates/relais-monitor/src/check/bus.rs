@@ -39,6 +39,12 @@ pub(super) async fn backlog(bus: &Bus, stream: &str, consumer: &str, max: u64) -
         }
     };
     let waiting = state.pending + state.ack_pending as u64;
+    metrics::gauge!(
+        "relais_consumer_pending_messages",
+        "stream" => stream.to_owned(),
+        "consumer" => consumer.to_owned()
+    )
+    .set(waiting as f64);
     let detail = format!(
         "{stream}/{consumer}: {waiting} waiting ({} undelivered, {} unacknowledged, {} redelivered), max {max}",
         state.pending, state.ack_pending, state.redelivered
