@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use relais_bus::{declare_consumer, run_consumer, Bus, ConsumerSpec, Delivery, Outcome, Topology};
+use relais_bus::{declare_consumer, run_consumer, Bus, ConsumerSpec, Delivery, Outcome};
 use relais_config::TrainerSettings;
 use relais_events::{DatasetUpdated, Envelope, TrainingPhase, TrainingProgress};
 use relais_model::Progress;
@@ -76,8 +76,6 @@ impl TrainerService {
         );
         let store = Store::connect(database_url).await?;
         let registry = Registry::open(&bus).await?;
-        bus.ensure_topology(&Topology::relais().streams_only())
-            .await?;
         let consumer = ConsumerSpec::trainer();
         declare_consumer(&bus, &consumer).await?;
         Ok(TrainerService {
