@@ -6,7 +6,10 @@
 //! 2. Declare the streams; each service declares its own durable consumer
 //!    with its own settings.
 //! 3. Start every service as its own child process (`relais <service>`), so
-//!    nothing relies on sharing a process with another service.
+//!    nothing relies on sharing a process with another service: audit,
+//!    worker, edge, monitor (probing this stack's edge). The trainer is not
+//!    started: a run takes the CPU for a long time; start `relais trainer`
+//!    yourself when the dataset should be trained on.
 //! 4. Ctrl-C (or SIGTERM) stops the services first, then NATS, each with a
 //!    grace period. A child that dies on its own stops the stack with an error.
 
@@ -48,6 +51,10 @@ const SERVICES: &[Service] = &[
         name: "edge",
         metrics_port_offset: None,
     },
+    Service {
+        name: "monitor",
+        metrics_port_offset: Some(3),
+    },
 ];
 
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -82,8 +89,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         super::registry::seed(&bus, &settings.worker.model_dir).await?;
     }
 
+    // The monitor probes the edge this stack runs.
+    let edge = settings.edge.listen;
+    let edge_host = if edge.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        edge.ip()
+    };
+    let edge_url = format!("http://{}", SocketAddr::new(edge_host, edge.port()));
     for service in SERVICES {
-        children.push(start_service(service, dev_metrics)?);
+        children.push(start_service(service, dev_metrics, &edge_url)?);
     }
 
     println!(
@@ -140,10 +155,17 @@ async fn wait_for_stop_or_crash(children: &mut [Supervised]) -> anyhow::Result<(
     }
 }
 
-fn start_service(service: &Service, dev_metrics: Option<SocketAddr>) -> anyhow::Result<Supervised> {
+fn start_service(
+    service: &Service,
+    dev_metrics: Option<SocketAddr>,
+    edge_url: &str,
+) -> anyhow::Result<Supervised> {
     let exe = std::env::current_exe().context("locating the relais binary")?;
     let mut command = Command::new(exe);
     command.arg(service.name).kill_on_drop(true);
+    if std::env::var_os("RELAIS_MONITOR__EDGE_URL").is_none() {
+        command.env("RELAIS_MONITOR__EDGE_URL", edge_url);
+    }
     if let (Some(offset), Some(base)) = (service.metrics_port_offset, dev_metrics) {
         let addr = SocketAddr::new(base.ip(), base.port().saturating_add(offset));
         command.env("RELAIS_TELEMETRY__METRICS_ADDR", addr.to_string());
