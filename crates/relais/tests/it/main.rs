@@ -2,3 +2,4 @@
 
 mod dev;
 mod trainer;
+mod worker_kill;
