@@ -4,6 +4,7 @@
 //!
 //! Layout:
 //! - `cmd::dev`: `relais dev`, the whole stack on one machine.
+//! - `cmd::bench`: `relais bench http`, load on the edge and the bus overhead.
 //! - `cmd::config`: `relais config show|defaults`.
 //! - `cmd::edge`: `relais edge`, the HTTP front.
 //! - `cmd::audit`: `relais audit`, every event into SQL.
@@ -72,6 +73,9 @@ enum Command {
     /// The model registry on NATS: list, show, register, promote, roll back.
     #[command(subcommand)]
     Model(cmd::registry::RegistryCommand),
+    /// Benchmarks against a running system (never part of `just test`).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
     /// Copy a model directory with f16 (shipped form) or f32 weights.
     Export(cmd::export::ExportArgs),
 }
@@ -109,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ModelTools(command) => cmd::model::run(command),
         Command::Model(command) => tokio_runtime()?.block_on(cmd::registry::run(command, settings)),
         Command::Export(args) => cmd::export::run(args),
+        Command::Bench(command) => tokio_runtime()?.block_on(cmd::bench::run(command)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand group.
 
 pub mod audit;
+pub mod bench;
 pub mod config;
 pub mod dataset;
 pub mod dev;
