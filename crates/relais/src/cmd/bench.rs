@@ -19,6 +19,35 @@ pub enum BenchCommand {
     /// answer) as one JSON line. Raise the edge's per-IP rate limit first
     /// (`RELAIS_EDGE__RATE_LIMIT__PER_SECOND`, `__BURST`) or most requests are 429.
     Http(HttpArgs),
+    /// Decode speed of a model directory (or random weights of a preset)
+    /// with exactly `--tgt-len` generated tokens per sentence; one JSON line.
+    Decode(DecodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// A model directory.
+    #[arg(long, value_name = "DIR", required_unless_present = "random")]
+    model: Option<PathBuf>,
+    /// Instead of a model directory: random weights of this preset
+    /// (`base`, `tiny`) with an 8,000-piece vocabulary.
+    #[arg(long, value_name = "PRESET", conflicts_with = "model")]
+    random: Option<String>,
+    /// Sentences decoded together.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Beam width; only 1 (greedy) is implemented so far.
+    #[arg(long, default_value_t = 1)]
+    beam: usize,
+    /// Sentences in total.
+    #[arg(long, default_value_t = 256)]
+    sentences: usize,
+    /// Source tokens per sentence.
+    #[arg(long, default_value_t = 12)]
+    src_len: usize,
+    /// Generated tokens per sentence (EOS ignored).
+    #[arg(long, default_value_t = 14)]
+    tgt_len: usize,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +101,9 @@ fn round(x: f64) -> f64 {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Http(args) => http(args).await,
+        BenchCommand::Decode(args) => tokio::task::spawn_blocking(move || decode(args))
+            .await
+            .context("the decode benchmark task failed")?,
     }
 }
 
@@ -219,6 +251,95 @@ async fn in_process_latency(
     })
     .await
     .context("the in-process benchmark task failed")?
+}
+
+/// Peak resident memory of this process (VmHWM), MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn decode(args: DecodeArgs) -> anyhow::Result<()> {
+    if args.beam != 1 {
+        bail!(
+            "--beam {}: only greedy decoding (--beam 1) is implemented so far",
+            args.beam
+        );
+    }
+    if args.batch == 0 || args.sentences == 0 || args.src_len == 0 || args.tgt_len == 0 {
+        bail!("--batch, --sentences, --src-len and --tgt-len must be at least 1");
+    }
+    let tmp;
+    let dir = match (&args.model, &args.random) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(preset)) => {
+            tmp = tempfile_dir()?;
+            let cfg = relais_model::Config::preset(preset, 8000)?;
+            relais_model::artifacts::save_random_model_dir(&tmp, &cfg, 1)?;
+            tmp.clone()
+        }
+        (None, None) => bail!("give --model DIR or --random PRESET"),
+    };
+    let device = relais_model::default_device()?;
+    let loading = Instant::now();
+    let (model, _) = relais_model::load_model(&dir, &device)
+        .with_context(|| format!("loading {}", dir.display()))?;
+    let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
+    let vocab = model.config().vocab as u64;
+    let mut rng = relais_model::batch::SplitMix::new(7);
+    let sources: Vec<Vec<u32>> = (0..args.sentences)
+        .map(|_| {
+            (0..args.src_len)
+                .map(|_| (4 + rng.next_u64() % (vocab - 4)) as u32)
+                .collect()
+        })
+        .collect();
+    // One untimed batch warms caches and allocators.
+    relais_model::decode::greedy_forced(
+        &model,
+        &sources[..args.batch.min(sources.len())],
+        args.tgt_len,
+    )?;
+    let mut batch_ms = Vec::new();
+    let started = Instant::now();
+    for chunk in sources.chunks(args.batch) {
+        let t = Instant::now();
+        relais_model::decode::greedy_forced(&model, chunk, args.tgt_len)?;
+        batch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let total = started.elapsed().as_secs_f64();
+    batch_ms.sort_by(f64::total_cmp);
+    let mut out = json!({
+        "model": dir.display().to_string(),
+        "batch": args.batch,
+        "beam": args.beam,
+        "sentences": args.sentences,
+        "src_len": args.src_len,
+        "tgt_len": args.tgt_len,
+        "tokens_per_s": round((args.sentences * args.tgt_len) as f64 / total),
+        "batch_latency_ms_median": round(percentile(&batch_ms, 50.0)),
+        "peak_rss_mb": peak_rss_mb().map(round),
+        "load_ms": round(load_ms),
+        "threads": std::env::var("CANDLE_NUM_THREADS").ok(),
+    });
+    if args.batch == 1 {
+        out["sentence_latency_ms_median"] = json!(round(percentile(&batch_ms, 50.0)));
+        out["sentence_latency_ms_p99"] = json!(round(percentile(&batch_ms, 99.0)));
+    }
+    println!("{out}");
+    if args.model.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// A fresh directory for a random-weight model.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("relais-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 #[cfg(test)]
