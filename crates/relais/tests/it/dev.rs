@@ -27,6 +27,7 @@ fn start_dev(nats_url: &str, data_dir: &std::path::Path) -> (Child, u16) {
         .arg("dev")
         .env("RELAIS_NATS__URL", nats_url)
         .env("RELAIS_DEV__DATA_DIR", data_dir)
+        .env("RELAIS_WORKER__MODEL_CACHE", data_dir.join("models"))
         .env(
             "RELAIS_DEV__METRICS_ADDR",
             format!("127.0.0.1:{}", free_port()),
