@@ -42,6 +42,21 @@ pub struct WorkerSettings {
     /// Where registry versions are downloaded.
     #[serde(default = "default_model_cache")]
     pub model_cache: PathBuf,
+    /// How the model's weights are held in memory: `int8` (per-channel
+    /// quantised, faster) or `f32` (as trained).
+    #[serde(default = "default_precision")]
+    pub precision: String,
+    /// Beam width of the search: 1 is greedy (fastest), 4 a little better.
+    #[serde(default = "default_beam")]
+    pub beam: usize,
+}
+
+fn default_precision() -> String {
+    "int8".to_owned()
+}
+
+fn default_beam() -> usize {
+    1
 }
 
 fn default_model_cache() -> PathBuf {
@@ -73,6 +88,12 @@ impl WorkerSettings {
         }
         if self.max_batch == 0 {
             return bad("worker.max_batch", "must be at least 1");
+        }
+        if !matches!(self.precision.as_str(), "int8" | "f32") {
+            return bad("worker.precision", "must be \"int8\" or \"f32\"");
+        }
+        if !(1..=16).contains(&self.beam) {
+            return bad("worker.beam", "must be between 1 and 16");
         }
         if self.max_deliver < 1 {
             return bad("worker.max_deliver", "must be at least 1");

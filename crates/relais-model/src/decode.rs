@@ -1,4 +1,6 @@
-//! Batched greedy decoding with a key/value cache.
+//! Batched greedy decoding with a key/value cache on the candle model itself
+//! (any device). Serving uses the faster [`crate::infer`] engine; this path
+//! is its reference in tests.
 
 use candle_core::Result;
 
@@ -59,54 +61,4 @@ fn greedy_batch(model: &Transformer, srcs: &[&[u32]]) -> Result<Vec<Vec<u32>>> {
         }
     }
     Ok(hyps)
-}
-
-/// Greedy decoding of exactly `steps` tokens per source, ignoring EOS, in one
-/// batch: what decode benchmarks measure (every sentence costs the same work,
-/// as in the peer harnesses).
-pub fn greedy_forced(
-    model: &Transformer,
-    srcs: &[Vec<u32>],
-    steps: usize,
-) -> Result<Vec<Vec<u32>>> {
-    let cfg = model.config();
-    let rows: Vec<Vec<u32>> = srcs.iter().map(|s| source_ids(s, cfg.max_len)).collect();
-    let b = rows.len();
-    let memory = model.encode(&Tokens::pad(&rows), None)?;
-    let steps = steps.min(cfg.max_len - 1);
-    let mut hyps = vec![Vec::with_capacity(steps); b];
-    let mut last = vec![BOS; b];
-    let mut cache: Vec<LayerCache> = Vec::new();
-    for step in 0..steps {
-        let h = model.decode_step(&last, step, &memory, &mut cache)?;
-        let next = model.logits(&h)?.argmax(1)?.to_vec1::<u32>()?;
-        for i in 0..b {
-            hyps[i].push(next[i]);
-        }
-        last = next;
-    }
-    Ok(hyps)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forced_decoding_makes_exactly_n_tokens_and_agrees_with_greedy() {
-        let dir = std::env::temp_dir().join(format!("relais-forced-{}", std::process::id()));
-        let cfg = crate::Config::tiny(64);
-        crate::artifacts::save_random_model_dir(&dir, &cfg, 5).expect("model dir");
-        let (model, _) = crate::load_model(&dir, &candle_core::Device::Cpu).expect("loads");
-        let srcs = vec![vec![5, 6, 7], vec![8, 9, 10, 11, 12]];
-        let forced = greedy_forced(&model, &srcs, 9).expect("decodes");
-        assert!(forced.iter().all(|h| h.len() == 9), "{forced:?}");
-        let free = greedy(&model, &srcs).expect("decodes");
-        assert!(free.iter().any(|g| !g.is_empty()), "something to compare");
-        for (f, g) in forced.iter().zip(&free) {
-            let n = f.len().min(g.len());
-            assert_eq!(f[..n], g[..n], "the same argmax path until greedy stops");
-        }
-        std::fs::remove_dir_all(&dir).ok();
-    }
 }

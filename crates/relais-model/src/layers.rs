@@ -66,8 +66,8 @@ impl Dropout {
 /// product needs no transpose (in the graph or in memory).
 #[derive(Debug, Clone)]
 pub struct Linear {
-    w: Tensor,
-    b: Tensor,
+    pub(crate) w: Tensor,
+    pub(crate) b: Tensor,
 }
 
 impl Linear {
@@ -100,8 +100,8 @@ impl Module for Linear {
 /// Layer norm with learned gain and bias (differentiable; see [`ops::layer_norm`]).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
-    gamma: Tensor,
-    beta: Tensor,
+    pub(crate) gamma: Tensor,
+    pub(crate) beta: Tensor,
 }
 
 impl LayerNorm {
@@ -136,8 +136,8 @@ pub struct AttnShape {
 /// query/key/value projection.
 #[derive(Debug, Clone)]
 pub struct SelfAttention {
-    qkv: Linear,
-    o: Linear,
+    pub(crate) qkv: Linear,
+    pub(crate) o: Linear,
     d: usize,
     heads: usize,
 }
@@ -229,9 +229,9 @@ impl SelfAttention {
 /// Cross-attention of decoder states over the encoder memory.
 #[derive(Debug, Clone)]
 pub struct CrossAttention {
-    q: Linear,
-    kv: Linear,
-    o: Linear,
+    pub(crate) q: Linear,
+    pub(crate) kv: Linear,
+    pub(crate) o: Linear,
     d: usize,
     heads: usize,
 }
@@ -278,8 +278,8 @@ impl CrossAttention {
 /// Position-wise feed-forward block: linear + ReLU, dropout, linear.
 #[derive(Debug, Clone)]
 pub struct FeedForward {
-    up: Linear,
-    down: Linear,
+    pub(crate) up: Linear,
+    pub(crate) down: Linear,
 }
 
 impl FeedForward {
@@ -298,10 +298,10 @@ impl FeedForward {
 /// Pre-norm encoder layer: `x + drop(attn(ln(x)))`, then `x + drop(ff(ln(x)))`.
 #[derive(Debug, Clone)]
 pub struct EncoderLayer {
-    ln1: LayerNorm,
-    attn: SelfAttention,
-    ln2: LayerNorm,
-    ff: FeedForward,
+    pub(crate) ln1: LayerNorm,
+    pub(crate) attn: SelfAttention,
+    pub(crate) ln2: LayerNorm,
+    pub(crate) ff: FeedForward,
 }
 
 impl EncoderLayer {
@@ -332,12 +332,12 @@ pub struct LayerCache {
 /// Pre-norm decoder layer: causal self-attention, cross-attention, feed-forward.
 #[derive(Debug, Clone)]
 pub struct DecoderLayer {
-    ln1: LayerNorm,
-    self_attn: SelfAttention,
-    ln2: LayerNorm,
-    cross_attn: CrossAttention,
-    ln3: LayerNorm,
-    ff: FeedForward,
+    pub(crate) ln1: LayerNorm,
+    pub(crate) self_attn: SelfAttention,
+    pub(crate) ln2: LayerNorm,
+    pub(crate) cross_attn: CrossAttention,
+    pub(crate) ln3: LayerNorm,
+    pub(crate) ff: FeedForward,
 }
 
 impl DecoderLayer {

@@ -1,5 +1,6 @@
 //! The Relais translation model: a pre-norm Transformer encoder-decoder written
-//! with candle, its fused CPU kernels, greedy decoding and a resumable trainer.
+//! with candle, its fused CPU kernels, a fast inference engine (int8, beam
+//! search) and a resumable trainer.
 //!
 //! Layout:
 //! - [`config`]: model shape, `tiny` and `base` presets.
@@ -9,7 +10,11 @@
 //! - [`layers`]: linear, attention, feed-forward, encoder and decoder layers.
 //! - [`model`]: the [`Transformer`] (embeddings, stacks, loss).
 //! - [`batch`]: padded batches and token-count length bucketing.
-//! - [`decode`]: batched greedy decoding with a key/value cache.
+//! - [`infer`]: the inference engine ([`Engine`]): weights copied out of
+//!   candle into f32 or int8 ([`Precision`]) and run by hand-written kernels
+//!   with a key/value cache; [`infer::search`] is greedy and beam search.
+//! - [`decode`]: greedy decoding on the candle model itself (the engine's
+//!   reference in tests).
 //! - [`optim`]: AdamW, clipping, learning-rate schedule.
 //! - [`train`]: the [`Trainer`] (validation, checkpoints, resume, early stopping).
 //! - [`artifacts`]: the model directory (`model.safetensors`, `model.json`).
@@ -43,6 +48,7 @@ pub mod batch;
 pub mod config;
 pub mod decode;
 mod error;
+pub mod infer;
 pub mod layers;
 pub mod model;
 pub mod ops;
@@ -52,6 +58,7 @@ pub mod train;
 pub use artifacts::{load_model, ModelCard};
 pub use batch::Pair;
 pub use config::Config;
+pub use infer::{Engine, Precision};
 pub use error::{ModelError, Result};
 pub use model::Transformer;
 pub use train::{mean_loss, Progress, Scores, TrainData, TrainOptions, Trainer};

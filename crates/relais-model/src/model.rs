@@ -27,13 +27,13 @@ pub mod special {
 #[derive(Debug, Clone)]
 pub struct Transformer {
     cfg: Config,
-    emb: Tensor,
-    out: Option<Tensor>,
-    pos: Tensor,
-    enc: Vec<EncoderLayer>,
-    enc_ln: LayerNorm,
-    dec: Vec<DecoderLayer>,
-    dec_ln: LayerNorm,
+    pub(crate) emb: Tensor,
+    pub(crate) out: Option<Tensor>,
+    pub(crate) pos: Tensor,
+    pub(crate) enc: Vec<EncoderLayer>,
+    pub(crate) enc_ln: LayerNorm,
+    pub(crate) dec: Vec<DecoderLayer>,
+    pub(crate) dec_ln: LayerNorm,
 }
 
 /// The encoded source of a batch.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use relais_config::TrainerSettings;
 use relais_model::artifacts::{read_json, write_json, Provenance, TOKENIZER_FILE};
-use relais_model::decode::greedy;
+use relais_model::infer::search::{translate, SearchOptions};
 use relais_model::{mean_loss, Config, Progress, Scores, TrainData, TrainOptions, Trainer};
 use relais_text::{corpus_bleu, corpus_chrf, corpus_hash, group_references, Pair, TextTokenizer};
 use serde::{Deserialize, Serialize};
@@ -237,8 +237,8 @@ pub fn judge(dir: &Path, heldout: &Heldout, batch_tokens: usize) -> Result<Judge
     let groups = group_references(&heldout.test);
     let english: Vec<&str> = groups.iter().map(|(en, _)| en.as_str()).collect();
     let ids = tok.encode_batch(&english)?;
-    let hyps: Vec<String> = greedy(&model, &ids)
-        .map_err(relais_model::ModelError::from)?
+    let engine = relais_model::Engine::new(&model, relais_model::Precision::F32)?;
+    let hyps: Vec<String> = translate(&engine, &ids, &SearchOptions::greedy())
         .iter()
         .map(|h| tok.decode(h))
         .collect::<Result<_, _>>()?;

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::batch::{accept, Batcher};
 use crate::follow::{follow_production, prepare, reject};
+use crate::translator::DecodeOptions;
 use crate::publish::{Publisher, SOURCE};
 use crate::{metrics, Layout, ModelSlot, Translator, WorkerError};
 
@@ -41,15 +42,16 @@ impl Application {
         } else {
             settings.worker_id.clone()
         };
+        let options = DecodeOptions::from_settings(&settings)?;
         let production = match settings.follow_registry {
-            true => production_model(&bus, &settings, &worker_id).await,
+            true => production_model(&bus, &settings, &worker_id, options).await,
             false => None,
         };
         let translator = match production {
             Some(translator) => translator,
             None => {
                 let dir = settings.model_dir.clone();
-                tokio::task::spawn_blocking(move || Translator::load(dir))
+                tokio::task::spawn_blocking(move || Translator::load_with(dir, options))
                     .await
                     .map_err(|source| WorkerError::Task {
                         task: "model loading",
@@ -172,6 +174,7 @@ async fn production_model(
     bus: &Bus,
     settings: &WorkerSettings,
     worker_id: &str,
+    options: DecodeOptions,
 ) -> Option<Translator> {
     let registry = match relais_registry::Registry::open(bus).await {
         Ok(registry) => registry,
@@ -191,7 +194,7 @@ async fn production_model(
             return None;
         }
     };
-    match prepare(&registry, &version, &settings.model_cache).await {
+    match prepare(&registry, &version, &settings.model_cache, options).await {
         Ok(translator) => Some(translator),
         Err(reason) => {
             reject(bus, worker_id, &version, None, &reason).await;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::publish::SOURCE;
+use crate::translator::DecodeOptions;
 use crate::{metrics, ModelSlot, Translator, WorkerError};
 
 /// The sentence every new model must translate before it serves.
@@ -22,9 +23,9 @@ const REWATCH_AFTER: Duration = Duration::from_secs(2);
 
 /// Loads `dir` and checks that it translates [`SMOKE_SENTENCE`] into
 /// something non-empty (on a blocking thread).
-pub async fn load_checked(dir: PathBuf) -> Result<Translator, String> {
+pub async fn load_checked(dir: PathBuf, options: DecodeOptions) -> Result<Translator, String> {
     tokio::task::spawn_blocking(move || {
-        let translator = Translator::load(&dir).map_err(|e| error_chain(&e))?;
+        let translator = Translator::load_with(&dir, options).map_err(|e| error_chain(&e))?;
         let out = translator
             .translate_batch(&[SMOKE_SENTENCE.to_owned()])
             .map_err(|e| format!("smoke translation failed: {}", error_chain(&e)))?;
@@ -53,12 +54,13 @@ pub async fn prepare(
     registry: &Registry,
     version: &str,
     cache: &Path,
+    options: DecodeOptions,
 ) -> Result<Translator, String> {
     let dir = registry
         .fetch(version, cache)
         .await
         .map_err(|e| error_chain(&e))?;
-    load_checked(dir).await
+    load_checked(dir, options).await
 }
 
 /// Publishes a `ModelRejected` (best effort: the log line is the fallback).
@@ -130,7 +132,8 @@ pub(crate) async fn follow_production(
                 continue;
             }
             info!(%version, %serving, "new production version; preparing it");
-            match prepare(&registry, &version, &cache).await {
+            let options = slot.current().options();
+            match prepare(&registry, &version, &cache, options).await {
                 Ok(translator) => {
                     slot.swap(translator);
                     metrics::model_swapped(&serving, &version);

@@ -122,6 +122,8 @@ mod tests {
             max_deliver: 2,
             follow_registry: false,
             model_cache: "cache".into(),
+            precision: "int8".into(),
+            beam: 1,
         }
     }
 

@@ -3,7 +3,7 @@
 //! `relais worker` loads a model directory, pulls `translate.request` from the
 //! durable consumer `workers` of the `TRANSLATE` work queue (shared by every
 //! worker), batches requests dynamically (up to `max_batch` or `max_wait`),
-//! decodes each batch in one greedy call on a blocking thread, publishes
+//! decodes each batch in one search (int8 greedy by default) on a blocking thread, publishes
 //! `TranslationCompleted` (or `TranslationFailed`) on the asking edge's
 //! subject and acknowledges a request only after that event's PubAck.
 //! Expired requests get a `deadline_exceeded` failure, requests that exhaust
@@ -36,4 +36,4 @@ pub use layout::Layout;
 pub use publish::SOURCE;
 pub use relais_config::WorkerSettings;
 pub use slot::ModelSlot;
-pub use translator::Translator;
+pub use translator::{DecodeOptions, Translator};

@@ -1,14 +1,16 @@
-//! [`Translator`]: a model directory loaded for inference, translating whole
-//! texts in one batched greedy decode.
+//! [`Translator`]: a model directory loaded into the inference engine
+//! ([`relais_model::Engine`]), translating whole texts in one batched search.
 //!
-//! Pure computation (no tokio, no NATS) so that it can move into the model
-//! crate's inference path; callers run [`Translator::translate_batch`] on a
-//! blocking thread.
+//! Pure computation (no tokio, no NATS); callers run
+//! [`Translator::translate_batch`] on a blocking thread. The weights are
+//! immutable and every call keeps its own decoder state, so one `Arc<Translator>`
+//! serves any number of concurrent callers.
 
 use std::path::{Path, PathBuf};
 
 use relais_model::artifacts::{read_json, CARD_FILE, TOKENIZER_FILE};
-use relais_model::{load_model, Transformer};
+use relais_model::infer::search::{translate, SearchOptions};
+use relais_model::{Engine, Precision};
 use relais_text::{clean_sentence, reassemble, segment, split_long, TextTokenizer};
 
 use crate::WorkerError;
@@ -16,7 +18,8 @@ use crate::WorkerError;
 /// A loaded model, its tokenizer and its version. `Send + Sync`: share it
 /// with an `Arc`.
 pub struct Translator {
-    model: Transformer,
+    engine: Engine,
+    options: DecodeOptions,
     tokenizer: TextTokenizer,
     version: String,
     dir: PathBuf,
@@ -34,6 +37,31 @@ impl std::fmt::Debug for Translator {
     }
 }
 
+/// How a [`Translator`] holds its weights and searches.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DecodeOptions {
+    /// Weight storage (int8 by default).
+    pub precision: Precision,
+    /// Greedy (the default) or beam search.
+    pub search: SearchOptions,
+}
+
+impl DecodeOptions {
+    /// The options of the `[worker]` settings (`precision`, `beam`).
+    pub fn from_settings(settings: &relais_config::WorkerSettings) -> Result<Self, WorkerError> {
+        let precision = settings.precision.parse().map_err(|reason: String| {
+            WorkerError::Settings(relais_config::ConfigError::Value {
+                key: "worker.precision",
+                reason,
+            })
+        })?;
+        Ok(Self {
+            precision,
+            search: SearchOptions::beam(settings.beam),
+        })
+    }
+}
+
 /// Where one sentence piece's translation goes back.
 struct Slot {
     text: usize,
@@ -41,17 +69,21 @@ struct Slot {
 }
 
 impl Translator {
+    /// Loads `dir` with the default [`DecodeOptions`] (int8, greedy).
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, WorkerError> {
+        Self::load_with(dir, DecodeOptions::default())
+    }
+
     /// Loads `dir`: `model.json`, `model.safetensors` and `tokenizer.json`.
     /// The version is `model.json`'s `version` when it has one, else the
     /// directory's name. Every problem names the directory and what is wrong.
-    pub fn load(dir: impl AsRef<Path>) -> Result<Self, WorkerError> {
+    pub fn load_with(dir: impl AsRef<Path>, options: DecodeOptions) -> Result<Self, WorkerError> {
         let dir = dir.as_ref().to_path_buf();
         let model_err = |source| WorkerError::Model {
             dir: dir.clone(),
             source,
         };
-        let device = relais_model::default_device().map_err(model_err)?;
-        let (model, card) = load_model(&dir, &device).map_err(model_err)?;
+        let (engine, card) = Engine::load(&dir, options.precision).map_err(model_err)?;
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         let tokenizer =
             TextTokenizer::load(&tokenizer_path).map_err(|source| WorkerError::Tokenizer {
@@ -74,12 +106,18 @@ impl Translator {
             })
             .collect();
         Ok(Translator {
-            model,
+            engine,
+            options,
             tokenizer,
             version,
             dir,
             byte_fallback,
         })
+    }
+
+    /// How this translator decodes.
+    pub fn options(&self) -> DecodeOptions {
+        self.options
     }
 
     /// The model version named on every completion.
@@ -90,12 +128,12 @@ impl Translator {
     /// Most tokens of one sentence piece given to the model (the rest of its
     /// `max_len` is the end-of-sentence token).
     pub fn max_tokens(&self) -> usize {
-        self.model.config().max_len.saturating_sub(1).max(1)
+        self.engine.config().max_len.saturating_sub(1).max(1)
     }
 
     /// Translates each text: cuts it into sentences ([`segment`]), cuts
     /// sentences over [`Translator::max_tokens`] ([`split_long`]), decodes
-    /// every piece of every text in one greedy call, and puts each text back
+    /// every piece of every text in one search, and puts each text back
     /// together with its original whitespace. Empty texts give empty
     /// translations. Blocking and CPU-heavy.
     pub fn translate_batch(&self, texts: &[String]) -> Result<Vec<String>, WorkerError> {
@@ -122,7 +160,7 @@ impl Translator {
             segments.push(segs);
         }
         self.record_drift(&sources);
-        let hyps = relais_model::decode::greedy(&self.model, &sources)?;
+        let hyps = translate(&self.engine, &sources, &self.options.search);
         let mut translated: Vec<Vec<String>> = segments
             .iter()
             .map(|segs| vec![String::new(); segs.len()])

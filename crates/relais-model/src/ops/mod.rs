@@ -19,6 +19,7 @@ use candle_core::{DType, Device, Result, Tensor, D};
 pub use attention::AttnLayout;
 use dense::{BiasOp, DropoutOp, LinearOp, ResidualOp};
 pub use kernels::AttnMask;
+pub(crate) use kernels::fast_exp;
 use kernels::{LayerNormOp, MaskedSoftmaxOp};
 use loss::{ProjectedCeOp, SmoothedCeOp};
 

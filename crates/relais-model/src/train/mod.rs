@@ -20,7 +20,6 @@ pub use options::{ScoreFn, Scores, StopReason, TrainData, TrainOptions, TrainSum
 use crate::artifacts::{save_model_dir, write_json, CardMetrics, ModelCard, TrainingInfo};
 use crate::batch::{make_batches, Batch, Pair};
 use crate::config::Config;
-use crate::decode::greedy;
 use crate::error::{ModelError, Result};
 use crate::layers::Dropout;
 use crate::model::Transformer;
@@ -319,7 +318,14 @@ impl Trainer {
             Some(score) => {
                 let n = data.valid.len().min(self.opts.valid_bleu_pairs);
                 let srcs: Vec<Vec<u32>> = data.valid[..n].iter().map(|p| p.src.clone()).collect();
-                Some(score(&greedy(&self.model, &srcs)?))
+                // The inference engine (f32, exact) decodes much faster than
+                // the training graph.
+                let engine = crate::Engine::new(&self.model, crate::Precision::F32)?;
+                Some(score(&crate::infer::search::translate(
+                    &engine,
+                    &srcs,
+                    &crate::infer::search::SearchOptions::greedy(),
+                )))
             }
             None => None,
         };

@@ -63,6 +63,8 @@ pub fn settings(model_dir: &Path) -> WorkerSettings {
         max_deliver: 5,
         follow_registry: false,
         model_cache: model_dir.with_file_name("model-cache"),
+        precision: "int8".into(),
+        beam: 1,
     }
 }
 

@@ -31,7 +31,7 @@ async fn register(world: &World, registry: &Registry, name: &str, seed: u64) -> 
     let mut seed = seed;
     let dir = loop {
         let dir = tiny_model_dir_named(world.root(), &format!("{name}-{seed}"), seed);
-        if relais_worker::follow::load_checked(dir.clone())
+        if relais_worker::follow::load_checked(dir.clone(), Default::default())
             .await
             .is_ok()
         {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use relais_model::infer::search::{translate, SearchOptions};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -36,9 +37,12 @@ pub struct DecodeArgs {
     /// Sentences decoded together.
     #[arg(long, default_value_t = 1)]
     batch: usize,
-    /// Beam width; only 1 (greedy) is implemented so far.
+    /// Beam width (1: greedy).
     #[arg(long, default_value_t = 1)]
     beam: usize,
+    /// Weights in memory: int8 (quantised per channel) or f32.
+    #[arg(long, default_value = "int8")]
+    precision: relais_model::Precision,
     /// Sentences in total.
     #[arg(long, default_value_t = 256)]
     sentences: usize,
@@ -262,14 +266,8 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn decode(args: DecodeArgs) -> anyhow::Result<()> {
-    if args.beam != 1 {
-        bail!(
-            "--beam {}: only greedy decoding (--beam 1) is implemented so far",
-            args.beam
-        );
-    }
-    if args.batch == 0 || args.sentences == 0 || args.src_len == 0 || args.tgt_len == 0 {
-        bail!("--batch, --sentences, --src-len and --tgt-len must be at least 1");
+    if args.batch == 0 || args.beam == 0 || args.sentences == 0 || args.src_len == 0 || args.tgt_len == 0 {
+        bail!("--batch, --beam, --sentences, --src-len and --tgt-len must be at least 1");
     }
     let tmp;
     let dir = match (&args.model, &args.random) {
@@ -282,12 +280,16 @@ fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give --model DIR or --random PRESET"),
     };
-    let device = relais_model::default_device()?;
     let loading = Instant::now();
-    let (model, _) = relais_model::load_model(&dir, &device)
+    let (engine, _) = relais_model::Engine::load(&dir, args.precision)
         .with_context(|| format!("loading {}", dir.display()))?;
     let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
-    let vocab = model.config().vocab as u64;
+    let vocab = engine.config().vocab as u64;
+    let opts = SearchOptions {
+        beam: args.beam,
+        length_penalty: 1.0,
+        forced_len: Some(args.tgt_len),
+    };
     let mut rng = relais_model::batch::SplitMix::new(7);
     let sources: Vec<Vec<u32>> = (0..args.sentences)
         .map(|_| {
@@ -297,16 +299,12 @@ fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         })
         .collect();
     // One untimed batch warms caches and allocators.
-    relais_model::decode::greedy_forced(
-        &model,
-        &sources[..args.batch.min(sources.len())],
-        args.tgt_len,
-    )?;
+    translate(&engine, &sources[..args.batch.min(sources.len())], &opts);
     let mut batch_ms = Vec::new();
     let started = Instant::now();
     for chunk in sources.chunks(args.batch) {
         let t = Instant::now();
-        relais_model::decode::greedy_forced(&model, chunk, args.tgt_len)?;
+        translate(&engine, chunk, &opts);
         batch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let total = started.elapsed().as_secs_f64();
@@ -315,6 +313,7 @@ fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         "model": dir.display().to_string(),
         "batch": args.batch,
         "beam": args.beam,
+        "precision": args.precision.to_string(),
         "sentences": args.sentences,
         "src_len": args.src_len,
         "tgt_len": args.tgt_len,
@@ -322,7 +321,7 @@ fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         "batch_latency_ms_median": round(percentile(&batch_ms, 50.0)),
         "peak_rss_mb": peak_rss_mb().map(round),
         "load_ms": round(load_ms),
-        "threads": std::env::var("CANDLE_NUM_THREADS").ok(),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).ok(),
     });
     if args.batch == 1 {
         out["sentence_latency_ms_median"] = json!(round(percentile(&batch_ms, 50.0)));

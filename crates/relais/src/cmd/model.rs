@@ -13,8 +13,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use relais_model::artifacts::{Provenance, TOKENIZER_FILE};
 use relais_model::batch::SplitMix;
-use relais_model::decode::greedy;
-use relais_model::{Config, Pair, Scores, TrainData, TrainOptions, Trainer, Transformer};
+use relais_model::infer::search::{self, SearchOptions};
+use relais_model::{Engine, Precision};
+use relais_model::{Config, Pair, Scores, TrainData, TrainOptions, Trainer};
 use relais_text::{
     clean_sentence, corpus_bleu, corpus_chrf, corpus_hash, group_references, read_pairs, split,
     SplitConfig, TextTokenizer,
@@ -95,6 +96,39 @@ pub struct EvalArgs {
     /// The corpus zip (its test split is used) or a tab-separated English/French file.
     #[arg(long, value_name = "FILE")]
     test: PathBuf,
+    #[command(flatten)]
+    decode: DecodeFlags,
+}
+
+/// How to decode: weight precision and search.
+#[derive(Debug, Args)]
+pub struct DecodeFlags {
+    /// Beam width (1: greedy decoding).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    beam: u16,
+    /// Beam hypotheses are ranked by log-probability / length^PENALTY.
+    #[arg(long, default_value_t = 1.0)]
+    length_penalty: f32,
+    /// Weights in memory: int8 (quantised per channel) or f32 (as trained).
+    #[arg(long, default_value = "int8")]
+    precision: Precision,
+}
+
+impl DecodeFlags {
+    fn search(&self) -> SearchOptions {
+        SearchOptions {
+            beam: usize::from(self.beam),
+            length_penalty: self.length_penalty,
+            forced_len: None,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.beam {
+            1 => format!("greedy, {}", self.precision),
+            k => format!("beam {k}, length penalty {}, {}", self.length_penalty, self.precision),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -102,9 +136,8 @@ pub struct TranslateArgs {
     /// A model directory.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
-    /// Beam width; only 1 (greedy decoding) is implemented so far.
-    #[arg(long, default_value_t = 1)]
-    beam: usize,
+    #[command(flatten)]
+    decode: DecodeFlags,
 }
 
 /// Runs a model subcommand.
@@ -283,15 +316,15 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A loaded model directory: weights and tokenizer.
+/// A loaded model directory: the inference engine and the tokenizer.
 struct Loaded {
-    model: Transformer,
+    engine: Engine,
     tok: TextTokenizer,
+    search: SearchOptions,
 }
 
-fn load(dir: &Path) -> anyhow::Result<Loaded> {
-    let device = relais_model::default_device()?;
-    let (model, _card) = relais_model::load_model(dir, &device)?;
+fn load(dir: &Path, flags: &DecodeFlags) -> anyhow::Result<Loaded> {
+    let (engine, _card) = Engine::load(dir, flags.precision)?;
     let tok_path = dir.join(TOKENIZER_FILE);
     if !tok_path.is_file() {
         bail!(
@@ -301,24 +334,28 @@ fn load(dir: &Path) -> anyhow::Result<Loaded> {
     }
     let tok = TextTokenizer::load(&tok_path)
         .with_context(|| format!("loading {}", tok_path.display()))?;
-    if tok.vocab_size() != model.config().vocab {
+    if tok.vocab_size() != engine.config().vocab {
         bail!(
             "model directory {}: tokenizer has {} pieces, the model {}",
             dir.display(),
             tok.vocab_size(),
-            model.config().vocab
+            engine.config().vocab
         );
     }
-    Ok(Loaded { model, tok })
+    Ok(Loaded {
+        engine,
+        tok,
+        search: flags.search(),
+    })
 }
 
 impl Loaded {
-    /// Greedy translations of cleaned English sentences, in order.
+    /// Translations of cleaned English sentences, in order.
     fn translate(&self, sentences: &[String]) -> anyhow::Result<Vec<String>> {
         let cleaned: Vec<String> = sentences.iter().map(|s| clean_sentence(s)).collect();
         let refs: Vec<&str> = cleaned.iter().map(String::as_str).collect();
         let ids = encode_all(&self.tok, &refs)?;
-        let out = greedy(&self.model, &ids)?;
+        let out = search::translate(&self.engine, &ids, &self.search);
         out.iter()
             .zip(&cleaned)
             .map(|(h, src)| {
@@ -341,7 +378,7 @@ fn is_zip(path: &Path) -> anyhow::Result<bool> {
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let loaded = load(&args.model)?;
+    let loaded = load(&args.model, &args.decode)?;
     let pairs =
         read_pairs(&args.test).with_context(|| format!("reading {}", args.test.display()))?;
     let test = if is_zip(&args.test)? {
@@ -359,10 +396,11 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let bleu = corpus_bleu(&hyps, &refs)?;
     let chrf = corpus_chrf(&hyps, &refs)?;
     println!(
-        "BLEU {:.2}  chrF {:.2}  ({} sentences, greedy)",
+        "BLEU {:.2}  chrF {:.2}  ({} sentences, {})",
         bleu.score,
         chrf,
-        sources.len()
+        sources.len(),
+        args.decode.describe()
     );
     Ok(())
 }
@@ -371,10 +409,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
 const TRANSLATE_BATCH: usize = 64;
 
 fn translate(args: TranslateArgs) -> anyhow::Result<()> {
-    if args.beam != 1 {
-        bail!("beam search is not implemented yet: only --beam 1 (greedy decoding) is supported");
-    }
-    let loaded = load(&args.model)?;
+    let loaded = load(&args.model, &args.decode)?;
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut lines = stdin.lines();
