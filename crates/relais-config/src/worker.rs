@@ -151,7 +151,7 @@ mod tests {
         );
         assert!(s.worker.worker_id.is_empty());
         assert_eq!(s.worker.max_batch, 16);
-        assert_eq!(s.worker.max_wait, std::time::Duration::from_millis(2));
+        assert_eq!(s.worker.max_wait, std::time::Duration::ZERO);
         assert_eq!(s.worker.max_deliver, 3);
         assert!(s.worker.follow_registry);
     }

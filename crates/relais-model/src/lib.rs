@@ -58,8 +58,8 @@ pub mod train;
 pub use artifacts::{load_model, ModelCard};
 pub use batch::Pair;
 pub use config::Config;
-pub use infer::{Engine, Precision};
 pub use error::{ModelError, Result};
+pub use infer::{Engine, Precision};
 pub use model::Transformer;
 pub use train::{mean_loss, Progress, Scores, TrainData, TrainOptions, Trainer};
 

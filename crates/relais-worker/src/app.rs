@@ -9,8 +9,8 @@ use tracing::{info, warn};
 
 use crate::batch::{accept, Batcher};
 use crate::follow::{follow_production, prepare, reject};
-use crate::translator::DecodeOptions;
 use crate::publish::{Publisher, SOURCE};
+use crate::translator::DecodeOptions;
 use crate::{metrics, Layout, ModelSlot, Translator, WorkerError};
 
 /// A worker with its model loaded and its stream and consumer declared.

@@ -27,7 +27,9 @@ impl std::str::FromStr for Precision {
         match s {
             "f32" => Ok(Self::F32),
             "int8" => Ok(Self::Int8),
-            other => Err(format!("unknown precision {other:?} (expected f32 or int8)")),
+            other => Err(format!(
+                "unknown precision {other:?} (expected f32 or int8)"
+            )),
         }
     }
 }
@@ -281,7 +283,10 @@ impl QMatrix {
         // output blocks is one contiguous chunk.
         let mut acc = vec![0i32; self.blocks * rows * LANES];
         if threads.split(rows * self.d_in * self.d_out) {
-            let chunk_blocks = self.blocks.div_ceil(rayon::current_num_threads() * 2).max(1);
+            let chunk_blocks = self
+                .blocks
+                .div_ceil(rayon::current_num_threads() * 2)
+                .max(1);
             acc.par_chunks_mut(chunk_blocks * rows * LANES)
                 .enumerate()
                 .for_each(|(c, out)| {
@@ -420,9 +425,8 @@ mod vnni {
                     *v = _mm512_loadu_si512(w.add((j * groups + g) * BLOCK).cast());
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
-                    let a = _mm512_set1_epi32(
-                        x.add(i * xw + g * GROUP).cast::<i32>().read_unaligned(),
-                    );
+                    let a =
+                        _mm512_set1_epi32(x.add(i * xw + g * GROUP).cast::<i32>().read_unaligned());
                     for (j, c) in row.iter_mut().enumerate() {
                         *c = _mm512_dpbusd_epi32(*c, a, wv[j]);
                     }
@@ -519,11 +523,24 @@ mod tests {
                 data: &w,
                 transposed: false,
             };
-            let f = Dense::new(&src, Some(b.clone()), Precision::F32).forward(&x, rows, false, Threads::Pool);
-            let q = Dense::new(&src, Some(b.clone()), Precision::Int8).forward(&x, rows, false, Threads::Pool);
+            let f = Dense::new(&src, Some(b.clone()), Precision::F32).forward(
+                &x,
+                rows,
+                false,
+                Threads::Pool,
+            );
+            let q = Dense::new(&src, Some(b.clone()), Precision::Int8).forward(
+                &x,
+                rows,
+                false,
+                Threads::Pool,
+            );
             let scale = (k as f32).sqrt();
             for i in 0..want.len() {
-                assert!((f[i] - want[i]).abs() < 1e-3 * scale, "f32 {rows}x{k}x{n} @{i}");
+                assert!(
+                    (f[i] - want[i]).abs() < 1e-3 * scale,
+                    "f32 {rows}x{k}x{n} @{i}"
+                );
                 // Two 8-bit roundings per product: a few percent of the spread.
                 assert!(
                     (q[i] - want[i]).abs() < 0.05 * scale,

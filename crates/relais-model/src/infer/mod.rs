@@ -27,8 +27,8 @@ use crate::batch::source_ids;
 use crate::config::Config;
 use crate::model::Transformer;
 use crate::ops::LN_EPS;
-pub use dense::{Dense, Precision, Threads};
 use dense::WeightSource;
+pub use dense::{Dense, Precision, Threads};
 
 /// Rows per parallel work item in the row-wise kernels.
 const ROWS_PER_TASK: usize = 8;
@@ -262,7 +262,10 @@ impl Engine {
     }
 
     /// Loads a model directory (see [`crate::load_model`]) into an engine.
-    pub fn load(dir: &std::path::Path, precision: Precision) -> crate::Result<(Self, crate::ModelCard)> {
+    pub fn load(
+        dir: &std::path::Path,
+        precision: Precision,
+    ) -> crate::Result<(Self, crate::ModelCard)> {
         let (model, card) = crate::load_model(dir, &candle_core::Device::Cpu)?;
         Ok((Self::new(&model, precision)?, card))
     }
@@ -282,7 +285,12 @@ impl Engine {
         let enc: usize = self
             .enc
             .iter()
-            .map(|l| [&l.qkv, &l.o, &l.up, &l.down].iter().map(|m| m.weight_bytes()).sum::<usize>())
+            .map(|l| {
+                [&l.qkv, &l.o, &l.up, &l.down]
+                    .iter()
+                    .map(|m| m.weight_bytes())
+                    .sum::<usize>()
+            })
             .sum();
         let dec: usize = self
             .dec
@@ -323,7 +331,10 @@ impl Engine {
     /// `threads` also applies to every [`Engine::step`] over the result.
     pub fn encode(&self, srcs: &[&[u32]], threads: Threads) -> Encoded {
         let d = self.d();
-        let rows: Vec<Vec<u32>> = srcs.iter().map(|s| source_ids(s, self.cfg.max_len)).collect();
+        let rows: Vec<Vec<u32>> = srcs
+            .iter()
+            .map(|s| source_ids(s, self.cfg.max_len))
+            .collect();
         let mut spans = Vec::with_capacity(rows.len());
         let mut start = 0;
         for r in &rows {
@@ -333,9 +344,16 @@ impl Engine {
         let n = start;
         let vocab = self.cfg.vocab as u32;
         let mut x = self.embed(rows.iter().flat_map(|r| {
-            r.iter()
-                .enumerate()
-                .map(move |(p, &id)| (if id < vocab { id } else { crate::model::special::UNK }, p))
+            r.iter().enumerate().map(move |(p, &id)| {
+                (
+                    if id < vocab {
+                        id
+                    } else {
+                        crate::model::special::UNK
+                    },
+                    p,
+                )
+            })
         }));
         let span_of: Vec<usize> = spans
             .iter()
@@ -401,19 +419,28 @@ impl Engine {
         let cap = state.capacity;
         let vocab = self.cfg.vocab as u32;
         let threads = encoded.threads;
-        let mut x = self.embed(
-            last.iter()
-                .map(|&id| (if id < vocab { id } else { crate::model::special::UNK }, t)),
-        );
+        let mut x = self.embed(last.iter().map(|&id| {
+            (
+                if id < vocab {
+                    id
+                } else {
+                    crate::model::special::UNK
+                },
+                t,
+            )
+        }));
         for (l, (cache, cross)) in self
             .dec
             .iter()
             .zip(state.self_kv.iter_mut().zip(&encoded.cross_kv))
         {
             // Causal self-attention over the cached positions plus this one.
-            let qkv = l.qkv.forward(&l.ln1.apply(&x, threads), rows, false, threads);
+            let qkv = l
+                .qkv
+                .forward(&l.ln1.apply(&x, threads), rows, false, threads);
             for r in 0..rows {
-                cache[(r * cap + t) * 2 * d..][..2 * d].copy_from_slice(&qkv[r * 3 * d + d..][..2 * d]);
+                cache[(r * cap + t) * 2 * d..][..2 * d]
+                    .copy_from_slice(&qkv[r * 3 * d + d..][..2 * d]);
             }
             let mut att = vec![0f32; rows * d];
             let cache_ref: &[f32] = cache;

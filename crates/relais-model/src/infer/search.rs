@@ -79,7 +79,10 @@ pub fn translate(engine: &Engine, srcs: &[Vec<u32>], opts: &SearchOptions) -> Ve
         let decoded: Vec<Vec<Vec<u32>>> = if parts == 1 {
             vec![run(&subsets[0], Threads::Pool)]
         } else {
-            subsets.par_iter().map(|sub| run(sub, Threads::One)).collect()
+            subsets
+                .par_iter()
+                .map(|sub| run(sub, Threads::One))
+                .collect()
         };
         for (subset, hyps) in subsets.iter().zip(decoded) {
             for (&i, hyp) in subset.iter().zip(hyps) {
@@ -214,14 +217,21 @@ fn log_sum_exp(row: &[f32]) -> f32 {
             lanes[l] = lanes[l].max(c[l]);
         }
     }
-    let max = tail.iter().copied().fold(lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max), f32::max);
+    let max = tail.iter().copied().fold(
+        lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        f32::max,
+    );
     let mut sums = [0f32; L];
     for c in chunks {
         for l in 0..L {
             sums[l] += crate::ops::fast_exp(c[l] - max);
         }
     }
-    let sum = sums.iter().sum::<f32>() + tail.iter().map(|&v| crate::ops::fast_exp(v - max)).sum::<f32>();
+    let sum = sums.iter().sum::<f32>()
+        + tail
+            .iter()
+            .map(|&v| crate::ops::fast_exp(v - max))
+            .sum::<f32>();
     max + sum.ln()
 }
 

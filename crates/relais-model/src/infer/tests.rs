@@ -54,7 +54,11 @@ fn each_cached_step_gives_the_logits_of_a_full_prefix_decode() {
         let h = model
             .decode(&Tokens::pad(std::slice::from_ref(&target)), &memory, None)
             .expect("decode");
-        let full = model.logits(&h).expect("logits").to_vec2::<f32>().expect("vec");
+        let full = model
+            .logits(&h)
+            .expect("logits")
+            .to_vec2::<f32>()
+            .expect("vec");
         // The engine, one cached position at a time.
         let encoded = engine.encode(&[src], super::Threads::Pool);
         let mut state = engine.start(&encoded, target.len());
@@ -75,7 +79,10 @@ fn engine_greedy_equals_the_candle_models_greedy() {
     let want = crate::decode::greedy(&model, &srcs).expect("candle greedy");
     let got = translate(&engine, &srcs, &SearchOptions::greedy());
     assert_eq!(got, want);
-    assert!(got.iter().any(|h| h.len() > 1), "something decoded: {got:?}");
+    assert!(
+        got.iter().any(|h| h.len() > 1),
+        "something decoded: {got:?}"
+    );
 }
 
 #[test]
@@ -157,7 +164,12 @@ fn outputs_are_bounded_by_the_input_length() {
     let srcs = sources();
     for opts in [SearchOptions::greedy(), SearchOptions::beam(3)] {
         for (s, h) in srcs.iter().zip(translate(&engine, &srcs, &opts)) {
-            assert!(h.len() <= 2 * s.len() + 10, "{opts:?}: {} tokens for {}", h.len(), s.len());
+            assert!(
+                h.len() <= 2 * s.len() + 10,
+                "{opts:?}: {} tokens for {}",
+                h.len(),
+                s.len()
+            );
         }
     }
 }

@@ -18,8 +18,8 @@ use candle_core::{DType, Device, Result, Tensor, D};
 
 pub use attention::AttnLayout;
 use dense::{BiasOp, DropoutOp, LinearOp, ResidualOp};
-pub use kernels::AttnMask;
 pub(crate) use kernels::fast_exp;
+pub use kernels::AttnMask;
 use kernels::{LayerNormOp, MaskedSoftmaxOp};
 use loss::{ProjectedCeOp, SmoothedCeOp};
 

@@ -266,7 +266,12 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn decode(args: DecodeArgs) -> anyhow::Result<()> {
-    if args.batch == 0 || args.beam == 0 || args.sentences == 0 || args.src_len == 0 || args.tgt_len == 0 {
+    if args.batch == 0
+        || args.beam == 0
+        || args.sentences == 0
+        || args.src_len == 0
+        || args.tgt_len == 0
+    {
         bail!("--batch, --beam, --sentences, --src-len and --tgt-len must be at least 1");
     }
     let tmp;

@@ -14,8 +14,8 @@ use clap::{Args, Subcommand};
 use relais_model::artifacts::{Provenance, TOKENIZER_FILE};
 use relais_model::batch::SplitMix;
 use relais_model::infer::search::{self, SearchOptions};
-use relais_model::{Engine, Precision};
 use relais_model::{Config, Pair, Scores, TrainData, TrainOptions, Trainer};
+use relais_model::{Engine, Precision};
 use relais_text::{
     clean_sentence, corpus_bleu, corpus_chrf, corpus_hash, group_references, read_pairs, split,
     SplitConfig, TextTokenizer,
@@ -126,7 +126,10 @@ impl DecodeFlags {
     fn describe(&self) -> String {
         match self.beam {
             1 => format!("greedy, {}", self.precision),
-            k => format!("beam {k}, length penalty {}, {}", self.length_penalty, self.precision),
+            k => format!(
+                "beam {k}, length penalty {}, {}",
+                self.length_penalty, self.precision
+            ),
         }
     }
 }

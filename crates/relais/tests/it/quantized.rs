@@ -47,12 +47,18 @@ fn int8_weights_lose_at_most_half_a_bleu_point_on_the_valid_split() {
     let f32_greedy = bleu(Precision::F32, SearchOptions::greedy());
     let int8_greedy = bleu(Precision::Int8, SearchOptions::greedy());
     eprintln!("valid BLEU greedy: f32 {f32_greedy:.2}, int8 {int8_greedy:.2}");
-    assert!(f32_greedy > 30.0, "the shipped model translates: {f32_greedy}");
+    assert!(
+        f32_greedy > 30.0,
+        "the shipped model translates: {f32_greedy}"
+    );
     assert!(
         int8_greedy >= f32_greedy - 0.5,
         "int8 {int8_greedy:.2} vs f32 {f32_greedy:.2}"
     );
     let int8_beam = bleu(Precision::Int8, SearchOptions::beam(4));
     eprintln!("valid BLEU int8 beam 4: {int8_beam:.2}");
-    assert!(int8_beam >= int8_greedy - 0.5, "beam {int8_beam:.2} vs greedy {int8_greedy:.2}");
+    assert!(
+        int8_beam >= int8_greedy - 0.5,
+        "beam {int8_beam:.2} vs greedy {int8_greedy:.2}"
+    );
 }
